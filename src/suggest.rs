@@ -59,7 +59,7 @@ mod tests {
     #[case::two_edits_still_close("restrtPolicx", Some("restartPolicy"))]
     #[case::three_edits_is_too_far("rstrtPolicx", None)]
     #[case::closest_of_two_near_names("modes", Some("mode"))]
-    #[case::exact_name_suggests_nothing_else("mode", Some("model"))]
+    #[case::the_given_name_itself_is_skipped("mode", Some("model"))]
     #[case::unrelated_name("image", None)]
     fn suggestions_name_the_nearest_known_field(
         #[case] given: &str,

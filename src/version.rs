@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Deserializer, de};
+
 /// A Kubernetes `MAJOR.MINOR` version. Ordering follows the release order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KubeVersion {
@@ -34,6 +36,17 @@ fn number(text: &str) -> Option<u32> {
 impl fmt::Display for KubeVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl<'de> Deserialize<'de> for KubeVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        KubeVersion::parse(&text).ok_or_else(|| {
+            de::Error::custom(format!(
+                "\"{text}\" is not a Kubernetes version MAJOR.MINOR, such as \"1.33\""
+            ))
+        })
     }
 }
 

@@ -1,0 +1,139 @@
+//! Every message the policy can reject with, in one place.
+
+use thiserror::Error;
+
+/// Why a request or a setting is refused. Each variant names the path of the
+/// offending value and says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyError {
+    // The request itself.
+    #[error("the validation payload is not valid JSON: {0}")]
+    PayloadNotJson(String),
+    #[error("{path} must be {expected}")]
+    WrongType {
+        path: String,
+        expected: &'static str,
+    },
+    #[error("{path} is required")]
+    Missing { path: String },
+    #[error("{path}: container name \"{name}\" is used more than once")]
+    DuplicateContainerName { path: String, name: String },
+    #[error("{path}: invalid settings: {reason}")]
+    SettingsInPayload { path: &'static str, reason: String },
+
+    // Declarations.
+    #[error(
+        "annotation {annotation} names container \"{name}\", which is not in spec.containers \
+         or spec.initContainers: fix the name or remove it from the list"
+    )]
+    UnknownDeclaredContainer { annotation: String, name: String },
+
+    // Refusals to convert.
+    #[error(
+        "{path}: converting {names} would leave no regular container; \
+         keep the container that writes the logs in spec.containers"
+    )]
+    NoRegularContainerLeft { path: String, names: String },
+    #[error(
+        "{path}: restartPolicyRules cannot be kept on a native sidecar; \
+         remove them to convert this log sidecar"
+    )]
+    RestartPolicyRules { path: String },
+    #[error(
+        "{path}: restartPolicy is \"{value}\", but a native sidecar needs \"Always\"; \
+         remove the field or set it to Always"
+    )]
+    RestartPolicyNotAlways { path: String, value: String },
+    #[error(
+        "{path}: a native sidecar with a startupProbe holds back every later container, \
+         so the app that writes its log file might never start; remove the startupProbe"
+    )]
+    StartupProbe { path: String },
+    #[error(
+        "{path}: a native sidecar with a postStart hook holds back every later container, \
+         so the app that writes its log file might never start; remove lifecycle.postStart"
+    )]
+    PostStart { path: String },
+    #[error(
+        "{path}: tail follows {file} without --retry and exits while the file does not exist, \
+         so the native sidecar would crash-loop before the app starts; use tail -F"
+    )]
+    FollowWithoutRetry { path: String, file: String },
+    #[error(
+        "{path}: hostPort {port} clashes with container \"{other}\", and the API server does \
+         not check ports across initContainers and containers; use another hostPort"
+    )]
+    HostPortClash {
+        path: String,
+        port: String,
+        other: String,
+    },
+    #[error(
+        "{path}: resizePolicy on a native sidecar needs Kubernetes 1.33 or later \
+         (kubernetesVersion is {version}); remove resizePolicy or raise kubernetesVersion"
+    )]
+    ResizePolicyTooOld { path: String, version: String },
+
+    // The shared volume mount.
+    #[error(
+        "{path}: streams {file} from volume \"{sidecar_volume}\" but the app writes it to \
+         volume \"{app_volume}\" ({app_mount}): it would stream an empty file forever; \
+         mount {app_mount} instead"
+    )]
+    ReadsAnotherVolume {
+        path: String,
+        file: String,
+        sidecar_volume: String,
+        app_volume: String,
+        app_mount: String,
+    },
+    #[error(
+        "{path}: streams {file}, but containers mount different volumes there \
+         ({first} and {second}); the file to stream is ambiguous"
+    )]
+    AmbiguousAppVolume {
+        path: String,
+        file: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "{path}: streams {file}, but no regular container mounts a volume there, so the file \
+         stays private to the app; add a volume (for example emptyDir {{}} named {volume}) and \
+         mount it at {directory} in the app container and in this sidecar"
+    )]
+    NoAppVolume {
+        path: String,
+        file: String,
+        volume: String,
+        directory: String,
+    },
+    #[error(
+        "{path}: has no volumeMount for {file} and addVolumeMounts is false; \
+         add {mount} to this container"
+    )]
+    MissingSidecarMount {
+        path: String,
+        file: String,
+        mount: String,
+    },
+    #[error(
+        "{path}: the app mounts {file} with subPathExpr \"{expr}\", which uses ${{{variable}}}; \
+         define env {variable} in this container exactly as the app does"
+    )]
+    SubPathExprEnvMismatch {
+        path: String,
+        file: String,
+        expr: String,
+        variable: String,
+    },
+}
+
+/// One problem per line, the shape of a rejection message.
+pub fn join_lines(problems: &[PolicyError]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

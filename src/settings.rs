@@ -1,0 +1,293 @@
+//! The policy's settings: defaults, strict parsing and validation.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::suggest::nearest;
+use crate::version::KubeVersion;
+
+/// What the policy does with a declared log sidecar that is not yet native.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Convert it (a mutating policy).
+    #[default]
+    Mutate,
+    /// Never change anything; reject what the conversion would change.
+    Validate,
+}
+
+/// Where converted sidecars go in `initContainers`.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// After every existing init container: same start order, same pod requests.
+    #[default]
+    Last,
+    /// Before the first regular init container, to also stream their logs.
+    First,
+}
+
+/// How to treat a field that would be dropped after admission.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldPolicy {
+    #[default]
+    Reject,
+    Warn,
+    Ignore,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    pub mode: Mode,
+    pub annotation_prefix: String,
+    pub sidecar_names: Vec<String>,
+    pub detect_streaming_sidecars: bool,
+    pub placement: Placement,
+    pub kubernetes_version: KubeVersion,
+    pub add_volume_mounts: bool,
+    pub create_shared_volume: bool,
+    pub allow_opt_out: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::Mutate,
+            annotation_prefix: "log-sidecar.io".to_string(),
+            sidecar_names: Vec::new(),
+            detect_streaming_sidecars: true,
+            placement: Placement::Last,
+            kubernetes_version: KubeVersion::new(1, 33),
+            add_volume_mounts: true,
+            create_shared_volume: false,
+            allow_opt_out: true,
+        }
+    }
+}
+
+/// The settings' names as users write them, for unknown-key suggestions.
+const SETTING_NAMES: [&str; 9] = [
+    "mode",
+    "annotationPrefix",
+    "sidecarNames",
+    "detectStreamingSidecars",
+    "placement",
+    "kubernetesVersion",
+    "addVolumeMounts",
+    "createSharedVolume",
+    "allowOptOut",
+];
+
+impl Settings {
+    /// Parses and validates settings, with a message that names the setting
+    /// at fault. `null` means "all defaults", as Kubewarden sends it.
+    pub fn from_value(value: &Value) -> Result<Settings, String> {
+        let empty = Map::new();
+        let fields = match value {
+            Value::Null => &empty,
+            Value::Object(fields) => fields,
+            _ => return Err("settings must be an object".to_string()),
+        };
+        for key in fields.keys() {
+            if !SETTING_NAMES.contains(&key.as_str()) {
+                return Err(match nearest(key, SETTING_NAMES) {
+                    Some(known) => format!("unknown setting \"{key}\": did you mean \"{known}\"?"),
+                    None => format!(
+                        "unknown setting \"{key}\"; known settings: {}",
+                        SETTING_NAMES.join(", ")
+                    ),
+                });
+            }
+        }
+        // One key at a time, so that a type error names its setting.
+        for (key, field) in fields {
+            let single = Value::Object(Map::from_iter([(key.clone(), field.clone())]));
+            Settings::deserialize(&single).map_err(|e| format!("setting {key}: {e}"))?;
+        }
+        let settings =
+            Settings::deserialize(&Value::Object(fields.clone())).map_err(|e| e.to_string())?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !is_dns_subdomain(&self.annotation_prefix) {
+            return Err(format!(
+                "setting annotationPrefix: \"{}\" is not a DNS subdomain \
+                 (lowercase letters, digits, '-' and '.', at most 253 characters)",
+                self.annotation_prefix
+            ));
+        }
+        if let Some(bad) = self.sidecar_names.iter().find(|n| !is_dns_label(n)) {
+            return Err(format!(
+                "setting sidecarNames: \"{bad}\" is not a container name \
+                 (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The full name of one of the policy's annotations, e.g. `log-sidecar.io/containers`.
+    pub fn annotation(&self, name: &str) -> String {
+        format!("{}/{name}", self.annotation_prefix)
+    }
+}
+
+/// A DNS-1123 label: what Kubernetes requires of container names.
+pub fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    name.len() <= 63
+        && edge_ok(bytes.first())
+        && edge_ok(bytes.last())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// A DNS-1123 subdomain: what Kubernetes requires of annotation prefixes.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
+/// The waPC `validate_settings` entry point.
+pub fn validate_settings(payload: &[u8]) -> wapc_guest::CallResult {
+    let verdict = serde_json::from_slice::<Value>(payload)
+        .map_err(|e| format!("settings are not valid JSON: {e}"))
+        .and_then(|value| Settings::from_value(&value));
+    let response = kubewarden_policy_sdk::settings::SettingsValidationResponse {
+        valid: verdict.is_ok(),
+        message: verdict.err(),
+    };
+    Ok(serde_json::to_vec(&response)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[rstest]
+    #[case::null_means_defaults(json!(null))]
+    #[case::empty_object_means_defaults(json!({}))]
+    fn missing_settings_take_every_default(#[case] value: Value) {
+        assert_eq!(
+            Settings::from_value(&value),
+            Ok(Settings::default()),
+            "no settings should mean the documented defaults"
+        );
+    }
+
+    #[test]
+    fn every_setting_is_read_in_camel_case() {
+        let settings = Settings::from_value(&json!({
+            "mode": "validate",
+            "annotationPrefix": "logs.example.com",
+            "sidecarNames": ["streamer"],
+            "detectStreamingSidecars": false,
+            "placement": "first",
+            "kubernetesVersion": "1.30",
+            "addVolumeMounts": false,
+            "createSharedVolume": true,
+            "allowOptOut": false,
+        }))
+        .expect("valid settings");
+        let expected = Settings {
+            mode: Mode::Validate,
+            annotation_prefix: "logs.example.com".to_string(),
+            sidecar_names: vec!["streamer".to_string()],
+            detect_streaming_sidecars: false,
+            placement: Placement::First,
+            kubernetes_version: KubeVersion::new(1, 30),
+            add_volume_mounts: false,
+            create_shared_volume: true,
+            allow_opt_out: false,
+        };
+        assert_eq!(settings, expected, "each key should set its field");
+    }
+
+    #[rstest]
+    #[case::unknown_key_gets_the_nearest_name(
+        json!({"sidecarName": ["a"]}),
+        "unknown setting \"sidecarName\": did you mean \"sidecarNames\"?"
+    )]
+    #[case::snake_case_key_gets_the_camel_case_name(
+        json!({"allow_opt_out": true}),
+        "unknown setting \"allow_opt_out\"; known settings: mode, annotationPrefix, sidecarNames, \
+         detectStreamingSidecars, placement, kubernetesVersion, addVolumeMounts, \
+         createSharedVolume, allowOptOut"
+    )]
+    #[case::bad_mode(
+        json!({"mode": "audit"}),
+        "setting mode: unknown variant `audit`, expected `mutate` or `validate`"
+    )]
+    #[case::bad_placement(
+        json!({"placement": "middle"}),
+        "setting placement: unknown variant `middle`, expected `last` or `first`"
+    )]
+    #[case::version_with_patch_level(
+        json!({"kubernetesVersion": "1.33.1"}),
+        "setting kubernetesVersion: \"1.33.1\" is not a Kubernetes version MAJOR.MINOR, \
+         such as \"1.33\""
+    )]
+    #[case::version_as_a_number(
+        json!({"kubernetesVersion": 1.33}),
+        "setting kubernetesVersion: invalid type: floating point `1.33`, expected a string"
+    )]
+    #[case::boolean_as_a_string(
+        json!({"addVolumeMounts": "yes"}),
+        "setting addVolumeMounts: invalid type: string \"yes\", expected a boolean"
+    )]
+    #[case::prefix_that_is_not_a_dns_subdomain(
+        json!({"annotationPrefix": "Log_Sidecar"}),
+        "setting annotationPrefix: \"Log_Sidecar\" is not a DNS subdomain (lowercase letters, \
+         digits, '-' and '.', at most 253 characters)"
+    )]
+    #[case::sidecar_name_that_is_not_a_dns_label(
+        json!({"sidecarNames": ["ok", "-bad"]}),
+        "setting sidecarNames: \"-bad\" is not a container name (a DNS-1123 label: lowercase \
+         letters, digits and '-', at most 63 characters)"
+    )]
+    #[case::settings_that_are_not_an_object(json!(["mode"]), "settings must be an object")]
+    fn invalid_settings_are_refused_with_a_message_naming_the_setting(
+        #[case] value: Value,
+        #[case] message: &str,
+    ) {
+        assert_eq!(
+            Settings::from_value(&value),
+            Err(message.to_string()),
+            "settings {value} should be refused"
+        );
+    }
+
+    #[test]
+    fn validate_settings_answers_in_the_sdk_format() {
+        let answer = validate_settings(br#"{"mode":"nope"}"#).expect("an answer, not an error");
+        let answer: Value = serde_json::from_slice(&answer).expect("JSON answer");
+        assert_eq!(
+            answer,
+            json!({"valid": false, "message": "setting mode: unknown variant `nope`, expected `mutate` or `validate`"}),
+            "invalid settings should be reported as invalid, not as an error"
+        );
+        let answer = validate_settings(b"not json").expect("an answer, not an error");
+        let answer: Value = serde_json::from_slice(&answer).expect("JSON answer");
+        assert_eq!(
+            answer["valid"],
+            json!(false),
+            "non-JSON settings are invalid"
+        );
+    }
+
+    #[test]
+    fn annotation_names_use_the_configured_prefix() {
+        let settings = Settings {
+            annotation_prefix: "example.com".to_string(),
+            ..Settings::default()
+        };
+        assert_eq!(settings.annotation("converted"), "example.com/converted");
+    }
+}
