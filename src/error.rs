@@ -109,7 +109,7 @@ pub enum PolicyError {
         directory: String,
     },
     #[error(
-        "{path}: has no volumeMount for {file} and addVolumeMounts is false; \
+        "{path}: has no volumeMount for {file}, so it cannot read it; \
          add {mount} to this container"
     )]
     MissingSidecarMount {
@@ -118,7 +118,7 @@ pub enum PolicyError {
         mount: String,
     },
     #[error(
-        "{path}: the app mounts {file} with subPathExpr \"{expr}\", which uses ${{{variable}}}; \
+        "{path}: the app mounts {file} with subPathExpr \"{expr}\", which uses $({variable}); \
          define env {variable} in this container exactly as the app does"
     )]
     SubPathExprEnvMismatch {

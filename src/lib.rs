@@ -1,7 +1,10 @@
+pub mod change;
 pub mod error;
+pub mod log_sidecars;
 pub mod pod_shape;
 pub mod settings;
 pub mod suggest;
 pub mod tail_command;
 pub mod version;
+pub mod volume_mounts;
 pub mod workload;

@@ -1,0 +1,140 @@
+//! What a conversion changes, told as a warning (mutate mode) or as the
+//! reason for a rejection (validate mode).
+
+/// One change the conversion makes to a pod template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A regular container became a native sidecar.
+    Moved {
+        name: String,
+        from: String,
+        to: String,
+    },
+    /// An init container that streams logs got back `restartPolicy: Always`.
+    Restored { name: String, path: String },
+    /// A sidecar got the volume mount it needs to read the app's log file.
+    AddedMount {
+        container: String,
+        volume: String,
+        mount_path: String,
+    },
+    /// A new emptyDir volume shares the log directory of the only app container.
+    CreatedVolume {
+        volume: String,
+        directory: String,
+        app: String,
+    },
+}
+
+/// Kubernetes clients show warnings on one line; longer ones get cut.
+pub const WARNING_LIMIT: usize = 120;
+
+impl Change {
+    pub fn warning(&self) -> String {
+        let text = match self {
+            Change::Moved { name, from, to } => {
+                format!(
+                    "moved log sidecar \"{name}\" from {from} to {to} with restartPolicy: Always"
+                )
+            }
+            Change::Restored { name, path } => format!(
+                "{path} (\"{name}\") streams logs but lacked restartPolicy: Always \
+                 (stripped?); restored it"
+            ),
+            Change::AddedMount {
+                container,
+                volume,
+                mount_path,
+            } => format!(
+                "added read-only volumeMount \"{volume}\" at {mount_path} to \"{container}\""
+            ),
+            Change::CreatedVolume {
+                volume,
+                directory,
+                app,
+            } => format!(
+                "added emptyDir volume \"{volume}\" at {directory} in \"{app}\"; it hides what the image had there"
+            ),
+        };
+        shorten(text)
+    }
+
+    /// What validate mode says instead of making the change.
+    pub fn violation(&self) -> String {
+        match self {
+            Change::Moved { name, from, to } => format!(
+                "{from}: log sidecar \"{name}\" runs as a regular container; move it to {to} \
+                 with restartPolicy: Always to make it a native sidecar"
+            ),
+            Change::Restored { name, path } => format!(
+                "{path}: native sidecar \"{name}\" lost restartPolicy: Always, so the pod would \
+                 hang in Init forever; likely causes: the SidecarContainers feature gate is off, \
+                 an API server or kubelet is older than 1.29, or a webhook built with client \
+                 libraries older than 1.28 stripped the field"
+            ),
+            Change::AddedMount {
+                container,
+                volume,
+                mount_path,
+            } => format!(
+                "container \"{container}\" cannot read the app's log file: add volumeMount \
+                 {{name: {volume}, mountPath: {mount_path}, readOnly: true}}"
+            ),
+            Change::CreatedVolume {
+                volume,
+                directory,
+                app,
+            } => format!(
+                "the log directory {directory} is private to \"{app}\": add an emptyDir volume \
+                 \"{volume}\" mounted there in the app and in its log sidecars"
+            ),
+        }
+    }
+}
+
+/// Cuts a warning to the length clients display, on a character boundary.
+pub fn shorten(text: String) -> String {
+    if text.chars().count() <= WARNING_LIMIT {
+        return text;
+    }
+    let mut cut: String = text.chars().take(WARNING_LIMIT - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_warnings_are_cut_on_a_character_boundary() {
+        let long = format!("é{}", "x".repeat(300));
+        let cut = shorten(long);
+        assert_eq!(cut.chars().count(), WARNING_LIMIT, "cut to the limit");
+        assert!(cut.ends_with('…'), "a cut warning says it was cut");
+    }
+
+    #[test]
+    fn warnings_with_the_longest_names_fit_the_limit() {
+        let name = "n".repeat(63);
+        let changes = [
+            Change::Moved {
+                name: name.clone(),
+                from: "spec.jobTemplate.spec.template.spec.containers[10]".into(),
+                to: "spec.jobTemplate.spec.template.spec.initContainers[10]".into(),
+            },
+            Change::AddedMount {
+                container: name.clone(),
+                volume: name.clone(),
+                mount_path: "/var/log/".repeat(20),
+            },
+        ];
+        for change in changes {
+            let warning = change.warning();
+            assert!(
+                warning.chars().count() <= WARNING_LIMIT,
+                "warning too long: {warning}"
+            );
+        }
+    }
+}

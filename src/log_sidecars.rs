@@ -1,0 +1,247 @@
+//! Which containers of a pod template are declared log sidecars.
+
+use serde_json::{Map, Value};
+
+use crate::error::PolicyError;
+use crate::settings::Settings;
+use crate::tail_command::tail_follow;
+
+/// The log sidecars of a pod template that are not native yet.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// Indices in `spec.containers` of the sidecars to move, in list order.
+    pub regular: Vec<usize>,
+    /// Indices in `spec.initContainers` of log sidecars that lack
+    /// `restartPolicy: Always`: as init containers they never finish.
+    pub stripped: Vec<usize>,
+}
+
+/// Names listed in a comma-separated annotation value.
+pub fn annotated_names<'a>(annotations: &'a Map<String, Value>, key: &str) -> Vec<&'a str> {
+    annotations
+        .get(key)
+        .and_then(Value::as_str)
+        .map(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn name(container: &Value) -> &str {
+    container
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// Whether an init container is a native sidecar.
+pub fn is_native(container: &Value) -> bool {
+    container.get("restartPolicy").and_then(Value::as_str) == Some("Always")
+}
+
+/// The declared log sidecars of a shape-checked pod template.
+pub fn declared_sidecars(
+    annotations: &Map<String, Value>,
+    spec: &Map<String, Value>,
+    settings: &Settings,
+) -> Result<Declared, Vec<PolicyError>> {
+    let empty = Vec::new();
+    let list = |key| spec.get(key).and_then(Value::as_array).unwrap_or(&empty);
+    let (containers, init_containers) = (list("containers"), list("initContainers"));
+
+    let listed_key = settings.annotation("containers");
+    let listed = annotated_names(annotations, &listed_key);
+    let unknown: Vec<PolicyError> = listed
+        .iter()
+        .filter(|n| {
+            !containers
+                .iter()
+                .chain(init_containers)
+                .any(|c| name(c) == **n)
+        })
+        .map(|n| PolicyError::UnknownDeclaredContainer {
+            annotation: listed_key.clone(),
+            name: n.to_string(),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    let converted = annotated_names(annotations, &settings.annotation("converted"));
+
+    let explicit = |c: &Value| {
+        listed.contains(&name(c))
+            || is_native(c)
+            || settings.sidecar_names.iter().any(|n| n == name(c))
+    };
+    let explicit_regular: Vec<usize> = (0..containers.len())
+        .filter(|&i| explicit(&containers[i]))
+        .collect();
+    let detected: Vec<usize> = if settings.detect_streaming_sidecars && containers.len() >= 2 {
+        (0..containers.len())
+            .filter(|&i| !explicit_regular.contains(&i) && tail_follow(&containers[i]).is_some())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // Detection guesses; it must never turn every container into a sidecar.
+    let regular = if explicit_regular.len() + detected.len() < containers.len() {
+        let mut all = [explicit_regular, detected].concat();
+        all.sort_unstable();
+        all
+    } else {
+        explicit_regular
+    };
+
+    let stripped = (0..init_containers.len())
+        .filter(|&i| {
+            let c = &init_containers[i];
+            let recorded = converted.contains(&name(c)) || explicit(c);
+            !is_native(c) && (recorded || tail_follow(c).is_some())
+        })
+        .collect();
+    Ok(Declared { regular, stripped })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn tailer(name: &str) -> Value {
+        json!({"name": name, "command": ["sh", "-c", "tail -n+1 -F /var/log/app.log"]})
+    }
+
+    fn app(name: &str) -> Value {
+        json!({"name": name, "image": "busybox"})
+    }
+
+    fn declared(annotations: Value, spec: Value, settings: Settings) -> Declared {
+        let annotations = annotations.as_object().cloned().unwrap_or_default();
+        let spec = spec.as_object().cloned().unwrap_or_default();
+        declared_sidecars(&annotations, &spec, &settings).expect("no declaration problem")
+    }
+
+    fn regular(indices: &[usize]) -> Declared {
+        Declared {
+            regular: indices.to_vec(),
+            stripped: vec![],
+        }
+    }
+
+    #[rstest]
+    #[case::named_in_the_annotation(
+        json!({"log-sidecar.io/containers": " shipper , other"}),
+        json!({"containers": [app("app"), app("shipper"), app("other")]}),
+        Settings::default(),
+        regular(&[1, 2])
+    )]
+    #[case::restart_policy_always_on_a_regular_container(
+        json!({}),
+        json!({"containers": [app("app"), {"name": "s", "restartPolicy": "Always"}]}),
+        Settings::default(),
+        regular(&[1])
+    )]
+    #[case::named_in_the_sidecar_names_setting(
+        json!({}),
+        json!({"containers": [app("app"), app("streamer")]}),
+        Settings { sidecar_names: vec!["streamer".into()], ..Settings::default() },
+        regular(&[1])
+    )]
+    #[case::detected_by_its_tail_command(
+        json!({}),
+        json!({"containers": [tailer("s1"), app("app"), tailer("s2")]}),
+        Settings::default(),
+        regular(&[0, 2])
+    )]
+    #[case::detection_can_be_turned_off(
+        json!({}),
+        json!({"containers": [app("app"), tailer("s")]}),
+        Settings { detect_streaming_sidecars: false, ..Settings::default() },
+        regular(&[])
+    )]
+    #[case::a_lone_tailing_container_is_an_ordinary_pod(
+        json!({}),
+        json!({"containers": [tailer("only")]}),
+        Settings::default(),
+        regular(&[])
+    )]
+    #[case::detection_never_selects_every_container(
+        json!({}),
+        json!({"containers": [tailer("a"), tailer("b")]}),
+        Settings::default(),
+        regular(&[])
+    )]
+    #[case::detection_never_completes_an_explicit_list_to_every_container(
+        json!({"log-sidecar.io/containers": "a"}),
+        json!({"containers": [app("a"), tailer("b")]}),
+        Settings::default(),
+        regular(&[0])
+    )]
+    #[case::explicit_declarations_may_select_every_container_and_are_refused_later(
+        json!({"log-sidecar.io/containers": "a,b"}),
+        json!({"containers": [app("a"), app("b")]}),
+        Settings::default(),
+        regular(&[0, 1])
+    )]
+    #[case::annotation_with_another_prefix(
+        json!({"logs.example.com/containers": "s"}),
+        json!({"containers": [app("app"), app("s")]}),
+        Settings { annotation_prefix: "logs.example.com".into(), ..Settings::default() },
+        regular(&[1])
+    )]
+    #[case::tailing_init_container_without_restart_policy(
+        json!({}),
+        json!({"containers": [app("app")], "initContainers": [app("setup"), tailer("s")]}),
+        Settings::default(),
+        Declared { regular: vec![], stripped: vec![1] }
+    )]
+    #[case::recorded_as_converted_but_no_longer_native(
+        json!({"log-sidecar.io/converted": "s"}),
+        json!({"containers": [app("app")], "initContainers": [app("s")]}),
+        Settings::default(),
+        Declared { regular: vec![], stripped: vec![0] }
+    )]
+    #[case::native_sidecars_are_left_alone(
+        json!({"log-sidecar.io/converted": "s", "log-sidecar.io/containers": "s"}),
+        json!({"containers": [app("app")], "initContainers": [{"name": "s", "restartPolicy": "Always", "command": ["tail", "-F", "/a"]}]}),
+        Settings::default(),
+        regular(&[])
+    )]
+    fn declared_log_sidecars_are_found(
+        #[case] annotations: Value,
+        #[case] spec: Value,
+        #[case] settings: Settings,
+        #[case] expected: Declared,
+    ) {
+        assert_eq!(
+            declared(annotations, spec.clone(), settings),
+            expected,
+            "in {spec}"
+        );
+    }
+
+    #[test]
+    fn naming_a_missing_container_is_refused() {
+        let annotations = json!({"log-sidecar.io/containers": "app,sidecar,ghost"});
+        let spec = json!({"containers": [app("app"), app("sidecar")]});
+        let result = declared_sidecars(
+            annotations.as_object().unwrap(),
+            spec.as_object().unwrap(),
+            &Settings::default(),
+        );
+        assert_eq!(
+            result,
+            Err(vec![PolicyError::UnknownDeclaredContainer {
+                annotation: "log-sidecar.io/containers".into(),
+                name: "ghost".into()
+            }]),
+            "a name that matches no container is a mistake to report"
+        );
+    }
+}

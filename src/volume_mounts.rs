@@ -1,0 +1,621 @@
+//! The shared volume mount: a log sidecar must read the very file the app
+//! writes, which means the same place inside the same volume.
+
+use serde_json::{Value, json};
+
+use crate::change::Change;
+use crate::error::PolicyError;
+
+/// A `volumeMount` as far as file locations go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mount {
+    volume: String,
+    mount_path: String,
+    sub: Sub,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sub {
+    Path(String),
+    Expr(String),
+}
+
+/// Where a file lives: inside which volume, at which path. A `subPathExpr`
+/// depends on the container's environment, so it stays unexpanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Location {
+    Plain {
+        volume: String,
+        path: String,
+    },
+    Expr {
+        volume: String,
+        expr: String,
+        rest: String,
+    },
+}
+
+impl Mount {
+    fn read(mount: &Value) -> Mount {
+        let text = |key| mount.get(key).and_then(Value::as_str).unwrap_or_default();
+        let sub = match mount.get("subPathExpr").and_then(Value::as_str) {
+            Some(expr) if !expr.is_empty() => Sub::Expr(expr.to_string()),
+            _ => Sub::Path(text("subPath").to_string()),
+        };
+        Mount {
+            volume: text("name").to_string(),
+            mount_path: text("mountPath").to_string(),
+            sub,
+        }
+    }
+
+    /// The mount path without a trailing slash; `/` becomes empty.
+    fn dir(&self) -> &str {
+        self.mount_path.trim_end_matches('/')
+    }
+
+    /// The part of `file` below this mount, if the mount covers it.
+    fn below<'f>(&self, file: &'f str) -> Option<&'f str> {
+        let rest = file.strip_prefix(self.dir())?;
+        (rest.is_empty() || rest.starts_with('/')).then(|| rest.trim_start_matches('/'))
+    }
+
+    fn location(&self, file: &str) -> Option<Location> {
+        let rest = self.below(file)?;
+        Some(match &self.sub {
+            Sub::Path(sub) => Location::Plain {
+                volume: self.volume.clone(),
+                path: normalize(&format!("{sub}/{rest}")),
+            },
+            Sub::Expr(expr) => Location::Expr {
+                volume: self.volume.clone(),
+                expr: expr.clone(),
+                rest: normalize(rest),
+            },
+        })
+    }
+
+    /// The mount a sidecar needs to see the file where the app writes it.
+    fn read_only_copy(&self) -> Value {
+        let mut mount = json!({"name": self.volume, "mountPath": self.mount_path});
+        match &self.sub {
+            Sub::Path(sub) if sub.is_empty() => {}
+            Sub::Path(sub) => mount["subPath"] = json!(sub),
+            Sub::Expr(expr) => mount["subPathExpr"] = json!(expr),
+        }
+        mount["readOnly"] = json!(true);
+        mount
+    }
+
+    fn describe(&self) -> String {
+        match &self.sub {
+            Sub::Path(sub) if sub.is_empty() => self.mount_path.clone(),
+            Sub::Path(sub) => format!("{} with subPath {sub}", self.mount_path),
+            Sub::Expr(expr) => format!("{} with subPathExpr {expr}", self.mount_path),
+        }
+    }
+}
+
+fn normalize(path: &str) -> String {
+    path.split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn mounts(container: &Value) -> Vec<Mount> {
+    container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .map(|mounts| mounts.iter().map(Mount::read).collect())
+        .unwrap_or_default()
+}
+
+/// The mount with the longest mount path that covers `file`.
+fn covering(mounts: &[Mount], file: &str) -> Option<Mount> {
+    mounts
+        .iter()
+        .filter(|m| m.below(file).is_some())
+        .max_by_key(|m| m.dir().len())
+        .cloned()
+}
+
+fn name(container: &Value) -> &str {
+    container
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn push_mount(container: &mut Value, mount: Value) {
+    if let Some(object) = container.as_object_mut() {
+        let list = object.entry("volumeMounts").or_insert_with(|| json!([]));
+        if list.is_null() {
+            *list = json!([]);
+        }
+        if let Some(list) = list.as_array_mut() {
+            list.push(mount);
+        }
+    }
+}
+
+/// The regular containers and volumes of a pod spec, and what the policy may
+/// change in them to let a log sidecar read a file.
+pub struct SharedFiles<'a> {
+    pub apps: &'a mut [Value],
+    pub volumes: &'a mut Vec<Value>,
+    pub add_volume_mounts: bool,
+    pub create_shared_volume: bool,
+}
+
+/// What was done to, or is wrong with, one sidecar's access to its files.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    pub changes: Vec<Change>,
+    pub problems: Vec<PolicyError>,
+}
+
+impl SharedFiles<'_> {
+    /// Makes sure `sidecar` (at kubectl path `path`) reads `file` where the
+    /// apps write it. With `may_change` false (a sidecar that is already
+    /// native), only checks.
+    pub fn give_access(
+        &mut self,
+        sidecar: &mut Value,
+        path: &str,
+        file: &str,
+        may_change: bool,
+        access: &mut Access,
+    ) {
+        let owned = covering(&mounts(sidecar), file);
+        let Some((app_index, app_mount)) = self.app_mount(path, file, access) else {
+            if !access.problems.is_empty() {
+                return;
+            }
+            match (&owned, self.shared_volume_directory(file, may_change)) {
+                (None, Some(directory)) => self.create_volume(sidecar, &directory, access),
+                _ => access.problems.push(PolicyError::NoAppVolume {
+                    path: path.to_string(),
+                    file: file.to_string(),
+                    volume: self.free_volume_name(),
+                    directory: parent(file).unwrap_or("/").to_string(),
+                }),
+            }
+            return;
+        };
+        match owned {
+            Some(own) if own.location(file) != app_mount.location(file) => {
+                access.problems.push(PolicyError::ReadsAnotherVolume {
+                    path: path.to_string(),
+                    file: file.to_string(),
+                    sidecar_volume: own.volume.clone(),
+                    app_volume: app_mount.volume.clone(),
+                    app_mount: app_mount.describe(),
+                });
+            }
+            Some(_) => {}
+            None if may_change && self.add_volume_mounts => {
+                push_mount(sidecar, app_mount.read_only_copy());
+                access.changes.push(Change::AddedMount {
+                    container: name(sidecar).to_string(),
+                    volume: app_mount.volume.clone(),
+                    mount_path: app_mount.mount_path.clone(),
+                });
+            }
+            None => access.problems.push(PolicyError::MissingSidecarMount {
+                path: path.to_string(),
+                file: file.to_string(),
+                mount: app_mount.read_only_copy().to_string(),
+            }),
+        }
+        if let Sub::Expr(expr) = &app_mount.sub
+            && let Some(variable) = differing_variable(expr, &self.apps[app_index], sidecar)
+        {
+            access.problems.push(PolicyError::SubPathExprEnvMismatch {
+                path: path.to_string(),
+                file: file.to_string(),
+                expr: expr.clone(),
+                variable,
+            });
+        }
+    }
+
+    /// The app container and mount through which the apps write `file`:
+    /// the covering mount with the longest path among all regular containers.
+    fn app_mount(&self, path: &str, file: &str, access: &mut Access) -> Option<(usize, Mount)> {
+        let candidates: Vec<(usize, Mount)> = self
+            .apps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, app)| covering(&mounts(app), file).map(|m| (i, m)))
+            .collect();
+        let longest = candidates.iter().map(|(_, m)| m.dir().len()).max()?;
+        let mut at_longest = candidates
+            .into_iter()
+            .filter(|(_, m)| m.dir().len() == longest);
+        let first = at_longest.next()?;
+        if let Some((_, other)) =
+            at_longest.find(|(_, m)| m.location(file) != first.1.location(file))
+        {
+            access.problems.push(PolicyError::AmbiguousAppVolume {
+                path: path.to_string(),
+                file: file.to_string(),
+                first: format!("volume \"{}\"", first.1.volume),
+                second: format!("volume \"{}\"", other.volume),
+            });
+            return None;
+        }
+        Some(first)
+    }
+
+    /// The directory to share through a new emptyDir, when that is allowed.
+    fn shared_volume_directory(&self, file: &str, may_change: bool) -> Option<String> {
+        let allowed = may_change && self.create_shared_volume && self.apps.len() == 1;
+        allowed.then(|| parent(file)).flatten().map(str::to_string)
+    }
+
+    fn create_volume(&mut self, sidecar: &mut Value, directory: &str, access: &mut Access) {
+        let volume = self.free_volume_name();
+        self.volumes.push(json!({"name": volume, "emptyDir": {}}));
+        let app = &mut self.apps[0];
+        push_mount(app, json!({"name": volume, "mountPath": directory}));
+        push_mount(
+            sidecar,
+            json!({"name": volume, "mountPath": directory, "readOnly": true}),
+        );
+        access.changes.push(Change::CreatedVolume {
+            volume: volume.clone(),
+            directory: directory.to_string(),
+            app: name(app).to_string(),
+        });
+        access.changes.push(Change::AddedMount {
+            container: name(sidecar).to_string(),
+            volume,
+            mount_path: directory.to_string(),
+        });
+    }
+
+    /// A volume name that no volume of the pod uses yet.
+    fn free_volume_name(&self) -> String {
+        let taken = |candidate: &str| self.volumes.iter().any(|v| name(v) == candidate);
+        (1..)
+            .map(|n| match n {
+                1 => "shared-logs".to_string(),
+                n => format!("shared-logs-{n}"),
+            })
+            .find(|candidate| !taken(candidate))
+            .unwrap_or_default()
+    }
+}
+
+/// The directory holding `file`, unless that is `/` (which cannot be a mount).
+fn parent(file: &str) -> Option<&str> {
+    let (directory, _) = file.trim_end_matches('/').rsplit_once('/')?;
+    (!directory.is_empty()).then_some(directory)
+}
+
+/// The first variable of a `subPathExpr` that the sidecar does not define
+/// exactly as the app does, so that it would expand to another directory.
+fn differing_variable(expr: &str, app: &Value, sidecar: &Value) -> Option<String> {
+    let env_var = |container: &Value, variable: &str| {
+        container
+            .get("env")
+            .and_then(Value::as_array)
+            .and_then(|env| env.iter().find(|e| name(e) == variable))
+            .cloned()
+    };
+    expr.split("$(")
+        .skip(1)
+        .filter_map(|part| part.split_once(')').map(|(variable, _)| variable))
+        .find(|variable| env_var(app, variable) != env_var(sidecar, variable))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn mount(name: &str, path: &str) -> Value {
+        json!({"name": name, "mountPath": path})
+    }
+
+    fn container(name: &str, mounts: Vec<Value>) -> Value {
+        json!({"name": name, "volumeMounts": mounts})
+    }
+
+    struct Outcome {
+        sidecar: Value,
+        apps: Vec<Value>,
+        volumes: Vec<Value>,
+        access: Access,
+    }
+
+    fn give(
+        mut apps: Vec<Value>,
+        mut sidecar: Value,
+        file: &str,
+        may_change: bool,
+        create_shared_volume: bool,
+    ) -> Outcome {
+        let mut volumes = vec![json!({"name": "varlog", "emptyDir": {}})];
+        let mut access = Access::default();
+        SharedFiles {
+            apps: &mut apps,
+            volumes: &mut volumes,
+            add_volume_mounts: true,
+            create_shared_volume,
+        }
+        .give_access(
+            &mut sidecar,
+            "spec.containers[1]",
+            file,
+            may_change,
+            &mut access,
+        );
+        Outcome {
+            sidecar,
+            apps,
+            volumes,
+            access,
+        }
+    }
+
+    fn messages(access: &Access) -> Vec<String> {
+        access.problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn sidecar_without_mount_gets_the_app_volume() {
+        let apps = vec![container("app", vec![mount("varlog", "/var/log")])];
+        let out = give(
+            apps,
+            container("sidecar", vec![]),
+            "/var/log/app.log",
+            true,
+            false,
+        );
+        assert_eq!(
+            out.sidecar["volumeMounts"],
+            json!([{"name": "varlog", "mountPath": "/var/log", "readOnly": true}]),
+            "the sidecar should mount the app's log volume read-only at the same path"
+        );
+        assert_eq!(messages(&out.access), Vec::<String>::new());
+        assert_eq!(out.access.changes.len(), 1, "one change reported");
+    }
+
+    #[rstest]
+    #[case::sub_path_is_copied(json!({"name": "varlog", "mountPath": "/logs", "subPath": "app"}))]
+    #[case::sub_path_expr_is_copied(json!({"name": "varlog", "mountPath": "/logs", "subPathExpr": "$(POD)"}))]
+    fn the_added_mount_reads_the_same_sub_path(#[case] app_mount: Value) {
+        let mut app = container("app", vec![app_mount.clone()]);
+        app["env"] =
+            json!([{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]);
+        let mut sidecar = container("sidecar", vec![]);
+        sidecar["env"] = app["env"].clone();
+        let out = give(vec![app], sidecar, "/logs/app.log", true, false);
+        let mut expected = app_mount;
+        expected["readOnly"] = json!(true);
+        assert_eq!(
+            out.sidecar["volumeMounts"],
+            json!([expected]),
+            "same sub path"
+        );
+        assert_eq!(messages(&out.access), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_longest_app_mount_decides_the_volume() {
+        let apps = vec![container(
+            "app",
+            vec![mount("root", "/var"), mount("varlog", "/var/log/")],
+        )];
+        let out = give(
+            apps,
+            container("sidecar", vec![]),
+            "/var/log/app.log",
+            true,
+            false,
+        );
+        assert_eq!(
+            out.sidecar["volumeMounts"][0]["name"], "varlog",
+            "deepest mount wins"
+        );
+    }
+
+    #[test]
+    fn a_sidecar_that_already_reads_the_file_is_unchanged() {
+        let apps = vec![container("app", vec![mount("varlog", "/var/log")])];
+        let sidecar = container("sidecar", vec![mount("varlog", "/var/log")]);
+        let out = give(apps, sidecar.clone(), "/var/log/app.log", true, false);
+        assert_eq!(out.sidecar, sidecar, "nothing to add");
+        assert_eq!(out.access, Access::default(), "no change, no problem");
+    }
+
+    #[test]
+    fn the_same_file_through_the_volume_root_is_accepted() {
+        let apps = vec![container(
+            "app",
+            vec![json!({"name": "varlog", "mountPath": "/var/log/app", "subPath": "app"})],
+        )];
+        let sidecar = container("sidecar", vec![mount("varlog", "/var/log")]);
+        let out = give(apps, sidecar, "/var/log/app/x.log", true, false);
+        assert_eq!(out.access, Access::default(), "both see varlog/app/x.log");
+    }
+
+    #[test]
+    fn the_volume_root_where_the_app_uses_a_sub_path_is_another_file() {
+        let apps = vec![container(
+            "app",
+            vec![json!({"name": "varlog", "mountPath": "/var/log", "subPath": "app"})],
+        )];
+        let sidecar = container("sidecar", vec![mount("varlog", "/var/log")]);
+        let out = give(apps, sidecar, "/var/log/x.log", true, false);
+        assert_eq!(
+            messages(&out.access),
+            vec![
+                "spec.containers[1]: streams /var/log/x.log from volume \"varlog\" but the app \
+                 writes it to volume \"varlog\" (/var/log with subPath app): it would stream an \
+                 empty file forever; mount /var/log with subPath app instead"
+            ],
+            "the app writes varlog/app/x.log, the sidecar reads varlog/x.log"
+        );
+    }
+
+    #[test]
+    fn a_sidecar_mounting_another_volume_is_refused() {
+        let apps = vec![container("app", vec![mount("varlog", "/var/log")])];
+        let sidecar = container("sidecar", vec![mount("other", "/var/log")]);
+        let out = give(apps, sidecar, "/var/log/app.log", true, false);
+        assert_eq!(
+            messages(&out.access),
+            vec![
+                "spec.containers[1]: streams /var/log/app.log from volume \"other\" but the app \
+                 writes it to volume \"varlog\" (/var/log): it would stream an empty file \
+                 forever; mount /var/log instead"
+            ]
+        );
+    }
+
+    #[test]
+    fn two_apps_mounting_different_volumes_at_the_path_is_ambiguous() {
+        let apps = vec![
+            container("a", vec![mount("one", "/var/log")]),
+            container("b", vec![mount("two", "/var/log")]),
+        ];
+        let out = give(
+            apps,
+            container("sidecar", vec![]),
+            "/var/log/app.log",
+            true,
+            false,
+        );
+        assert_eq!(
+            messages(&out.access),
+            vec![
+                "spec.containers[1]: streams /var/log/app.log, but containers mount different \
+                 volumes there (volume \"one\" and volume \"two\"); the file to stream is ambiguous"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_private_to_the_app_is_refused_with_the_fix() {
+        let apps = vec![container("app", vec![])];
+        let out = give(
+            apps,
+            container("sidecar", vec![]),
+            "/var/log/app.log",
+            true,
+            false,
+        );
+        assert_eq!(
+            messages(&out.access),
+            vec![
+                "spec.containers[1]: streams /var/log/app.log, but no regular container mounts a \
+                 volume there, so the file stays private to the app; add a volume (for example \
+                 emptyDir {} named shared-logs) and mount it at /var/log in the app container \
+                 and in this sidecar"
+            ]
+        );
+    }
+
+    #[test]
+    fn create_shared_volume_shares_the_directory_of_a_single_app() {
+        let apps = vec![container("app", vec![])];
+        let out = give(
+            apps,
+            container("sidecar", vec![]),
+            "/var/log/app.log",
+            true,
+            true,
+        );
+        assert_eq!(messages(&out.access), Vec::<String>::new());
+        assert_eq!(
+            out.volumes[1],
+            json!({"name": "shared-logs", "emptyDir": {}}),
+            "a new volume next to the existing one"
+        );
+        assert_eq!(
+            out.apps[0]["volumeMounts"],
+            json!([mount("shared-logs", "/var/log")])
+        );
+        assert_eq!(
+            out.sidecar["volumeMounts"],
+            json!([{"name": "shared-logs", "mountPath": "/var/log", "readOnly": true}])
+        );
+    }
+
+    #[test]
+    fn create_shared_volume_needs_exactly_one_app() {
+        let apps = vec![container("a", vec![]), container("b", vec![])];
+        let out = give(
+            apps,
+            container("sidecar", vec![]),
+            "/var/log/app.log",
+            true,
+            true,
+        );
+        assert_eq!(
+            out.access.problems.len(),
+            1,
+            "which app writes the file is unknown"
+        );
+        assert_eq!(out.volumes.len(), 1, "no volume created");
+    }
+
+    #[test]
+    fn an_already_native_sidecar_is_checked_but_never_changed() {
+        let apps = vec![container("app", vec![mount("varlog", "/var/log")])];
+        let out = give(
+            apps,
+            container("sidecar", vec![]),
+            "/var/log/app.log",
+            false,
+            false,
+        );
+        assert_eq!(out.sidecar, container("sidecar", vec![]), "left alone");
+        assert_eq!(
+            messages(&out.access),
+            vec![
+                "spec.containers[1]: has no volumeMount for /var/log/app.log, so it cannot read \
+                 it; add {\"name\":\"varlog\",\"mountPath\":\"/var/log\",\"readOnly\":true} to \
+                 this container"
+            ]
+        );
+    }
+
+    #[test]
+    fn sub_path_expr_needs_the_same_environment() {
+        let mut app = container(
+            "app",
+            vec![json!({"name": "varlog", "mountPath": "/logs", "subPathExpr": "$(POD)"})],
+        );
+        app["env"] = json!([{"name": "POD", "value": "a"}]);
+        let mut sidecar = container("sidecar", vec![]);
+        sidecar["env"] = json!([{"name": "POD", "value": "b"}]);
+        let out = give(vec![app], sidecar, "/logs/app.log", true, false);
+        assert_eq!(
+            messages(&out.access),
+            vec![
+                "spec.containers[1]: the app mounts /logs/app.log with subPathExpr \"$(POD)\", \
+                 which uses $(POD); define env POD in this container exactly as the app does"
+            ]
+        );
+    }
+
+    #[test]
+    fn new_volume_names_avoid_existing_ones() {
+        let mut volumes = vec![
+            json!({"name": "shared-logs"}),
+            json!({"name": "shared-logs-2"}),
+        ];
+        let files = SharedFiles {
+            apps: &mut [],
+            volumes: &mut volumes,
+            add_volume_mounts: true,
+            create_shared_volume: true,
+        };
+        assert_eq!(files.free_volume_name(), "shared-logs-3");
+    }
+}
