@@ -128,12 +128,3 @@ pub enum PolicyError {
         variable: String,
     },
 }
-
-/// One problem per line, the shape of a rejection message.
-pub fn join_lines(problems: &[PolicyError]) -> String {
-    problems
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}

@@ -1,5 +1,13 @@
+//! log-sidecar-policy: turns streaming log sidecars into native sidecars
+//! (init containers with `restartPolicy: Always`) and guards them.
+
+use kubewarden_policy_sdk::response::ValidationResponse;
+use wapc_guest::{CallResult, register_function};
+
 pub mod change;
+pub mod conversion;
 pub mod error;
+pub mod evaluation;
 pub mod log_sidecars;
 pub mod pod_shape;
 pub mod settings;
@@ -8,3 +16,49 @@ pub mod tail_command;
 pub mod version;
 pub mod volume_mounts;
 pub mod workload;
+
+use evaluation::{Verdict, evaluate};
+
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    register_function("validate", validate);
+    register_function("validate_settings", settings::validate_settings);
+    register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}
+
+/// The waPC `validate` entry point. Every outcome, bad input included, is an
+/// answer: an error here would reach the API server as an HTTP 500.
+pub fn validate(payload: &[u8]) -> CallResult {
+    let evaluation = evaluate(payload);
+    let warnings = (!evaluation.warnings.is_empty()).then_some(evaluation.warnings);
+    let response = match evaluation.verdict {
+        Verdict::Accept => ValidationResponse {
+            accepted: true,
+            message: None,
+            code: None,
+            mutated_object: None,
+            audit_annotations: None,
+            warnings,
+        },
+        Verdict::Mutate(object) => ValidationResponse {
+            accepted: true,
+            message: None,
+            code: None,
+            mutated_object: Some(object),
+            audit_annotations: None,
+            warnings,
+        },
+        Verdict::Reject(lines) => ValidationResponse {
+            accepted: false,
+            message: Some(lines.join("\n")),
+            code: None,
+            mutated_object: None,
+            audit_annotations: None,
+            warnings,
+        },
+    };
+    Ok(serde_json::to_vec(&response)?)
+}

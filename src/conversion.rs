@@ -1,0 +1,355 @@
+//! Turning the declared log sidecars of one pod template into native sidecars.
+
+use serde_json::{Map, Value, json};
+
+use crate::change::Change;
+use crate::error::PolicyError;
+use crate::log_sidecars::{annotated_names, declared_sidecars, is_native};
+use crate::pod_shape::shape_problems;
+use crate::settings::{Placement, Settings};
+use crate::tail_command::tail_follow;
+use crate::version::KubeVersion;
+use crate::volume_mounts::{Access, SharedFiles};
+use crate::workload::TemplateLocation;
+
+/// Native sidecars exist from this release on (beta, on by default).
+pub const NATIVE_SIDECARS_SINCE: KubeVersion = KubeVersion::new(1, 29);
+/// `resizePolicy` is allowed on sidecars from this release on.
+const SIDECAR_RESIZE_SINCE: KubeVersion = KubeVersion::new(1, 33);
+
+/// The result of converting one pod template, which is changed in place.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Conversion {
+    pub changes: Vec<Change>,
+    pub problems: Vec<PolicyError>,
+    /// Warnings about what was deliberately not done.
+    pub notes: Vec<String>,
+}
+
+/// Converts the declared log sidecars of `template` (a Pod, or the
+/// `template` of a workload). On problems, `template` may be half changed
+/// and must be discarded.
+pub fn convert_template(
+    template: &mut Value,
+    location: &TemplateLocation,
+    settings: &Settings,
+) -> Conversion {
+    let mut conversion = Conversion {
+        problems: shape_problems(template, &location.metadata_path, &location.spec_path),
+        ..Conversion::default()
+    };
+    if !conversion.problems.is_empty() {
+        return conversion;
+    }
+    let annotations = template
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let opt_out_key = settings.annotation("native");
+    if annotations.get(&opt_out_key).and_then(Value::as_str) == Some("false") {
+        if settings.allow_opt_out {
+            conversion.notes.push(format!(
+                "{opt_out_key}=false: log sidecars left as they are"
+            ));
+            return conversion;
+        }
+        conversion.notes.push(format!(
+            "{opt_out_key}=false ignored: this policy does not allow opting out"
+        ));
+    }
+    let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
+        return conversion;
+    };
+    let declared = match declared_sidecars(&annotations, spec, settings) {
+        Ok(declared) => declared,
+        Err(problems) => {
+            conversion.problems = problems;
+            return conversion;
+        }
+    };
+    if declared.regular.is_empty() && declared.stripped.is_empty() {
+        return conversion;
+    }
+    if settings.kubernetes_version < NATIVE_SIDECARS_SINCE {
+        conversion.notes.push(format!(
+            "log sidecars not converted: native sidecars need Kubernetes {NATIVE_SIDECARS_SINCE}+ \
+             on every API server and node (kubernetesVersion is {})",
+            settings.kubernetes_version
+        ));
+        return conversion;
+    }
+    let converted = convert_spec(spec, &declared, location, settings, &mut conversion);
+    if conversion.problems.is_empty() {
+        record_converted(template, &annotations, &converted, settings);
+    }
+    conversion
+}
+
+/// Moves and restores the sidecars of a shape-checked spec. Returns the
+/// names of the containers that became native sidecars.
+fn convert_spec(
+    spec: &mut Map<String, Value>,
+    declared: &crate::log_sidecars::Declared,
+    location: &TemplateLocation,
+    settings: &Settings,
+    conversion: &mut Conversion,
+) -> Vec<String> {
+    let spec_path = &location.spec_path;
+    let mut containers = take_list(spec, "containers");
+    let mut init_containers = take_list(spec, "initContainers");
+    let mut volumes = take_list(spec, "volumes");
+
+    let mut moved = Vec::new();
+    let mut apps = Vec::new();
+    for (i, container) in containers.drain(..).enumerate() {
+        if declared.regular.contains(&i) {
+            moved.push((format!("{spec_path}.containers[{i}]"), container));
+        } else {
+            apps.push(container);
+        }
+    }
+    if apps.is_empty() {
+        let names: Vec<&str> = moved.iter().map(|(_, c)| name(c)).collect();
+        conversion
+            .problems
+            .push(PolicyError::NoRegularContainerLeft {
+                path: format!("{spec_path}.containers"),
+                names: names.join(", "),
+            });
+    }
+
+    let mut shared = SharedFiles {
+        apps: &mut apps,
+        volumes: &mut volumes,
+        add_volume_mounts: settings.add_volume_mounts,
+        create_shared_volume: settings.create_shared_volume,
+    };
+    let mut access = Access::default();
+    let mut converted = Vec::new();
+    for (i, container) in init_containers.iter_mut().enumerate() {
+        let path = format!("{spec_path}.initContainers[{i}]");
+        if declared.stripped.contains(&i) {
+            refusals(container, &path, settings, &mut access.problems);
+            access.changes.push(Change::Restored {
+                name: name(container).to_string(),
+                path: path.clone(),
+            });
+            make_native(container);
+            converted.push(name(container).to_string());
+            stream_access(&mut shared, container, &path, true, &mut access);
+        } else if is_native(container) {
+            stream_access(&mut shared, container, &path, false, &mut access);
+        }
+    }
+
+    let mut at = match settings.placement {
+        Placement::Last => init_containers.len(),
+        Placement::First => init_containers
+            .iter()
+            .position(|c| !is_native(c))
+            .unwrap_or(init_containers.len()),
+    };
+    for (from, mut container) in moved {
+        refusals(&container, &from, settings, &mut access.problems);
+        access.changes.push(Change::Moved {
+            name: name(&container).to_string(),
+            from: from.clone(),
+            to: format!("{spec_path}.initContainers[{at}]"),
+        });
+        make_native(&mut container);
+        stream_access(&mut shared, &mut container, &from, true, &mut access);
+        converted.push(name(&container).to_string());
+        init_containers.insert(at, container);
+        at += 1;
+    }
+    access.problems.extend(host_port_clashes(
+        &apps,
+        &init_containers,
+        &converted,
+        spec_path,
+    ));
+
+    put_list(spec, "containers", apps);
+    put_list(spec, "initContainers", init_containers);
+    put_list(spec, "volumes", volumes);
+    conversion.changes.extend(access.changes);
+    conversion.problems.extend(access.problems);
+    converted
+}
+
+/// Gives a sidecar access to every file it streams.
+fn stream_access(
+    shared: &mut SharedFiles,
+    sidecar: &mut Value,
+    path: &str,
+    may_change: bool,
+    access: &mut Access,
+) {
+    for file in tail_follow(sidecar).map(|t| t.files).unwrap_or_default() {
+        shared.give_access(sidecar, path, &file, may_change, access);
+    }
+}
+
+/// Why a container cannot safely become a native sidecar.
+fn refusals(container: &Value, path: &str, settings: &Settings, problems: &mut Vec<PolicyError>) {
+    let path = path.to_string();
+    if container.get("restartPolicyRules").is_some() {
+        problems.push(PolicyError::RestartPolicyRules { path: path.clone() });
+    }
+    if let Some(value) = container.get("restartPolicy").and_then(Value::as_str)
+        && value != "Always"
+    {
+        problems.push(PolicyError::RestartPolicyNotAlways {
+            path: path.clone(),
+            value: value.to_string(),
+        });
+    }
+    if container.get("startupProbe").is_some_and(|p| !p.is_null()) {
+        problems.push(PolicyError::StartupProbe { path: path.clone() });
+    }
+    if container
+        .pointer("/lifecycle/postStart")
+        .is_some_and(|h| !h.is_null())
+    {
+        problems.push(PolicyError::PostStart { path: path.clone() });
+    }
+    if let Some(tail) = tail_follow(container)
+        && !tail.retries
+    {
+        problems.push(PolicyError::FollowWithoutRetry {
+            path: path.clone(),
+            file: tail.files.join(" "),
+        });
+    }
+    if container.get("resizePolicy").is_some_and(|p| !p.is_null())
+        && settings.kubernetes_version < SIDECAR_RESIZE_SINCE
+    {
+        problems.push(PolicyError::ResizePolicyTooOld {
+            path,
+            version: settings.kubernetes_version.to_string(),
+        });
+    }
+}
+
+fn make_native(container: &mut Value) {
+    if let Some(object) = container.as_object_mut() {
+        object.insert("restartPolicy".to_string(), json!("Always"));
+    }
+}
+
+/// A `hostPort` is unique per protocol and host IP among the containers that
+/// run together; the API server checks this within `containers` only.
+fn host_port_clashes(
+    apps: &[Value],
+    init_containers: &[Value],
+    converted: &[String],
+    spec_path: &str,
+) -> Vec<PolicyError> {
+    let host_ports = |c: &Value| -> Vec<(i64, String, String)> {
+        c.get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                let port = p
+                    .get("hostPort")
+                    .and_then(Value::as_i64)
+                    .filter(|&n| n > 0)?;
+                let text = |k, default| p.get(k).and_then(Value::as_str).unwrap_or(default);
+                Some((
+                    port,
+                    text("protocol", "TCP").to_string(),
+                    text("hostIP", "").to_string(),
+                ))
+            })
+            .collect()
+    };
+    let running: Vec<&Value> = apps
+        .iter()
+        .chain(init_containers.iter().filter(|c| is_native(c)))
+        .collect();
+    let mut problems = Vec::new();
+    for (i, sidecar) in init_containers.iter().enumerate() {
+        if !converted.iter().any(|n| n == name(sidecar)) {
+            continue;
+        }
+        for port in host_ports(sidecar) {
+            let other = running
+                .iter()
+                .find(|c| name(c) != name(sidecar) && host_ports(c).contains(&port));
+            if let Some(other) = other {
+                problems.push(PolicyError::HostPortClash {
+                    path: format!("{spec_path}.initContainers[{i}]"),
+                    port: format!("{}/{}", port.0, port.1),
+                    other: name(other).to_string(),
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// Records the converted names in the template's annotations, after any
+/// recorded before, so that a validating guard can check them later.
+fn record_converted(
+    template: &mut Value,
+    annotations: &Map<String, Value>,
+    converted: &[String],
+    settings: &Settings,
+) {
+    let key = settings.annotation("converted");
+    let mut names: Vec<&str> = annotated_names(annotations, &key);
+    for name in converted {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let value = json!(names.join(","));
+    if annotations.get(&key) == Some(&value) {
+        return;
+    }
+    if let Some(template) = template.as_object_mut() {
+        let metadata = template.entry("metadata").or_insert_with(|| json!({}));
+        if metadata.is_null() {
+            *metadata = json!({});
+        }
+        if let Some(metadata) = metadata.as_object_mut() {
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            if annotations.is_null() {
+                *annotations = json!({});
+            }
+            if let Some(annotations) = annotations.as_object_mut() {
+                annotations.insert(key, value);
+            }
+        }
+    }
+}
+
+fn name(container: &Value) -> &str {
+    container
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// Takes a list out of the spec, leaving an empty list (or whatever was
+/// there) in place, so that key order and absent keys are kept.
+fn take_list(spec: &mut Map<String, Value>, key: &str) -> Vec<Value> {
+    match spec.get_mut(key) {
+        Some(Value::Array(items)) => std::mem::take(items),
+        _ => Vec::new(),
+    }
+}
+
+/// Puts a list back where `take_list` took it. An absent or `null` list
+/// that stays empty is left as it was.
+fn put_list(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
+    match spec.get_mut(key) {
+        Some(Value::Array(slot)) => *slot = items,
+        _ if items.is_empty() => {}
+        _ => {
+            spec.insert(key.to_string(), Value::Array(items));
+        }
+    }
+}

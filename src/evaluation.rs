@@ -1,0 +1,134 @@
+//! One admission request from payload to verdict, in either mode.
+
+use serde_json::Value;
+
+use crate::change::shorten;
+use crate::conversion::convert_template;
+use crate::error::PolicyError;
+use crate::settings::{Mode, Settings};
+use crate::workload::{acts_on, template_location};
+
+/// What the policy answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Accept,
+    /// Accept this object instead of the request's.
+    Mutate(Value),
+    /// Refuse, with one line per problem.
+    Reject(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub verdict: Verdict,
+    pub warnings: Vec<String>,
+}
+
+impl Evaluation {
+    fn accept() -> Self {
+        Evaluation {
+            verdict: Verdict::Accept,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn reject(problems: Vec<PolicyError>) -> Self {
+        Evaluation {
+            verdict: Verdict::Reject(problems.iter().map(ToString::to_string).collect()),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`.
+pub fn evaluate(payload: &[u8]) -> Evaluation {
+    let payload: Value = match serde_json::from_slice(payload) {
+        Ok(payload) => payload,
+        Err(e) => return Evaluation::reject(vec![PolicyError::PayloadNotJson(e.to_string())]),
+    };
+    let settings = match Settings::from_value(payload.get("settings").unwrap_or(&Value::Null)) {
+        Ok(settings) => settings,
+        Err(reason) => {
+            return Evaluation::reject(vec![PolicyError::SettingsInPayload {
+                path: "settings",
+                reason,
+            }]);
+        }
+    };
+    match payload.get("request") {
+        Some(request @ Value::Object(_)) => evaluate_request(request, &settings),
+        _ => Evaluation::reject(vec![PolicyError::WrongType {
+            path: "request".to_string(),
+            expected: "an AdmissionRequest object",
+        }]),
+    }
+}
+
+/// Evaluates an AdmissionRequest with valid settings.
+pub fn evaluate_request(request: &Value, settings: &Settings) -> Evaluation {
+    let text = |pointer| {
+        request
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let (kind, operation) = (text("/kind/kind"), text("/operation"));
+    let Some(location) = template_location(kind) else {
+        return Evaluation::accept();
+    };
+    if !acts_on(kind, operation) {
+        return Evaluation::accept();
+    }
+    let object = match request.get("object") {
+        Some(object @ Value::Object(_)) => object,
+        None | Some(Value::Null) => {
+            return Evaluation::reject(vec![PolicyError::Missing {
+                path: "request.object".to_string(),
+            }]);
+        }
+        Some(_) => {
+            return Evaluation::reject(vec![PolicyError::WrongType {
+                path: "request.object".to_string(),
+                expected: "an object",
+            }]);
+        }
+    };
+    let mut output = object.clone();
+    let mut template = &mut output;
+    for (depth, key) in location.keys.iter().enumerate() {
+        match template.get_mut(*key) {
+            Some(next @ Value::Object(_)) => template = next,
+            None | Some(Value::Null) => return Evaluation::accept(),
+            Some(_) => {
+                return Evaluation::reject(vec![PolicyError::WrongType {
+                    path: location.keys[..=depth].join("."),
+                    expected: "an object",
+                }]);
+            }
+        }
+    }
+    let conversion = convert_template(template, &location, settings);
+    let mut warnings: Vec<String> = conversion.notes.into_iter().map(shorten).collect();
+    let verdict = if !conversion.problems.is_empty() {
+        Verdict::Reject(
+            conversion
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        )
+    } else if conversion.changes.is_empty() {
+        Verdict::Accept
+    } else {
+        match settings.mode {
+            Mode::Mutate => {
+                warnings.extend(conversion.changes.iter().map(|c| c.warning()));
+                Verdict::Mutate(output)
+            }
+            Mode::Validate => {
+                Verdict::Reject(conversion.changes.iter().map(|c| c.violation()).collect())
+            }
+        }
+    };
+    Evaluation { verdict, warnings }
+}
