@@ -33,9 +33,8 @@ impl Change {
     pub fn warning(&self) -> String {
         let text = match self {
             Change::Moved { name, from, to } => {
-                format!(
-                    "moved log sidecar \"{name}\" from {from} to {to} with restartPolicy: Always"
-                )
+                let to = to.rsplit('.').next().unwrap_or(to);
+                format!("{from} (\"{name}\") moved to {to} with restartPolicy: Always")
             }
             Change::Restored { name, path } => format!(
                 "{path} (\"{name}\") streams logs but lacked restartPolicy: Always \

@@ -73,8 +73,8 @@ pub fn convert_template(
     }
     if settings.kubernetes_version < NATIVE_SIDECARS_SINCE {
         conversion.notes.push(format!(
-            "log sidecars not converted: native sidecars need Kubernetes {NATIVE_SIDECARS_SINCE}+ \
-             on every API server and node (kubernetesVersion is {})",
+            "not converted: native sidecars need Kubernetes {NATIVE_SIDECARS_SINCE}+ on every API \
+             server and node (kubernetesVersion: {})",
             settings.kubernetes_version
         ));
         return conversion;
@@ -117,6 +117,7 @@ fn convert_spec(
                 path: format!("{spec_path}.containers"),
                 names: names.join(", "),
             });
+        return Vec::new();
     }
 
     let mut shared = SharedFiles {

@@ -18,11 +18,3 @@ pub fn respond_to_bytes(payload: &[u8]) -> Value {
     let answer = log_sidecar_policy::validate(payload).expect("validate always answers");
     serde_json::from_slice(&answer).expect("the answer is JSON")
 }
-
-/// The object the policy returns, or the request's object when it mutates nothing.
-pub fn resulting_object(request: &Value, response: &Value) -> Value {
-    match &response["mutated_object"] {
-        Value::Null => request["object"].clone(),
-        mutated => mutated.clone(),
-    }
-}
