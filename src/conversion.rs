@@ -144,26 +144,27 @@ fn convert_spec(
         }
     }
 
-    let mut at = match settings.placement {
+    let at = match settings.placement {
         Placement::Last => init_containers.len(),
         Placement::First => init_containers
             .iter()
             .position(|c| !is_native(c))
             .unwrap_or(init_containers.len()),
     };
-    for (from, mut container) in moved {
+    let mut natives = Vec::with_capacity(moved.len());
+    for (offset, (from, mut container)) in moved.into_iter().enumerate() {
         refusals(&container, &from, settings, &mut access.problems);
         access.changes.push(Change::Moved {
             name: name(&container).to_string(),
             from: from.clone(),
-            to: format!("{spec_path}.initContainers[{at}]"),
+            to: format!("{spec_path}.initContainers[{}]", at + offset),
         });
         make_native(&mut container);
         stream_access(&mut shared, &mut container, &from, true, &mut access);
         converted.push(name(&container).to_string());
-        init_containers.insert(at, container);
-        at += 1;
+        natives.push(container);
     }
+    init_containers.splice(at..at, natives);
     access.problems.extend(host_port_clashes(
         &apps,
         &init_containers,
