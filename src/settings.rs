@@ -69,7 +69,7 @@ impl Default for Settings {
 }
 
 /// The settings' names as users write them, for unknown-key suggestions.
-const SETTING_NAMES: [&str; 9] = [
+pub const SETTING_NAMES: [&str; 9] = [
     "mode",
     "annotationPrefix",
     "sidecarNames",
