@@ -1,0 +1,64 @@
+#!/usr/bin/env bats
+# The conversion, checked on the JSON patch the host derives from the policy's answer.
+
+load helpers
+
+@test "the seed pod's sidecar becomes a native sidecar with the log volume mount" {
+  evaluate pod_eshop_cart_app_sidecar_without_mount.json
+  jq_response '.allowed == true and .patchType == "JSONPatch"'
+  patch_length 3
+  patch_has add /metadata/annotations '{"log-sidecar.io/converted": "sidecar"}'
+  patch_has remove /spec/containers/1
+  patch_has add /spec/initContainers '[{"name": "sidecar", "image": "ghcr.io/shclub/busybox", "command": ["/bin/sh", "-c", "tail -n +1 -F /var/log/cart-app.log"], "restartPolicy": "Always", "volumeMounts": [{"name": "varlog", "mountPath": "/var/log", "readOnly": true}]}]'
+  warned 'spec.containers[1] ("sidecar") moved to initContainers[0] with restartPolicy: Always'
+  warned 'added read-only volumeMount "varlog" at /var/log to "sidecar"'
+}
+
+@test "a sidecar that already mounts the volume is moved without a second mount" {
+  evaluate pod_eshop_cart_app_sidecar_with_mount.json
+  patch_has add /spec/initContainers '[{"name": "sidecar", "image": "ghcr.io/shclub/busybox", "command": ["/bin/sh", "-c", "tail -n +1 -F /var/log/cart-app.log"], "volumeMounts": [{"name": "varlog", "mountPath": "/var/log"}], "restartPolicy": "Always"}]'
+}
+
+@test "the upstream example converts both streaming sidecars in their order" {
+  evaluate pod_upstream_counter_two_streaming_sidecars.json
+  patch_has add /metadata/annotations '{"log-sidecar.io/converted": "count-log-1,count-log-2"}'
+  jq_response '.patch | @base64d | fromjson | map(select(.path == "/spec/initContainers")) | .[0].value | map(.name) == ["count-log-1", "count-log-2"]'
+}
+
+@test "fields unknown to the schema are not touched by the patch" {
+  evaluate pod_with_fields_unknown_to_the_schema.json
+  patch_length 3
+  jq_response '.patch | @base64d | fromjson | map(.path) | all(test("futureField|futurePodField|creationTimestamp") | not)'
+}
+
+@test "an already converted pod produces no patch" {
+  evaluate pod_already_converted.json
+  jq_response '.allowed == true'
+  jq_response 'has("patch") | not'
+}
+
+@test "a Pod UPDATE is accepted unchanged" {
+  evaluate pod_eshop_cart_app_update.json
+  jq_response '.allowed == true and (has("patch") | not)'
+}
+
+@test "an opted-out pod is accepted unchanged with a warning" {
+  evaluate pod_opted_out.json
+  jq_response 'has("patch") | not'
+  warned 'log-sidecar.io/native=false: log sidecars left as they are'
+}
+
+@test "an init container that tails without restartPolicy gets it back" {
+  evaluate pod_tailing_init_container_without_restart_policy.json
+  patch_has add /spec/initContainers/0/restartPolicy '"Always"'
+}
+
+@test "below Kubernetes 1.29 nothing is converted" {
+  evaluate pod_eshop_cart_app_sidecar_with_mount.json '{"kubernetesVersion": "1.28"}'
+  jq_response '.allowed == true and (has("patch") | not)'
+}
+
+@test "placement first puts the sidecar before the regular init containers" {
+  evaluate e2e/pod_with_init_containers.json '{"placement": "first"}'
+  jq_response '.patch | @base64d | fromjson | map(select(.op == "add" and .path == "/spec/initContainers/1")) | .[0].value.name == "sidecar"'
+}
