@@ -1,0 +1,57 @@
+//! The ways a runner command can fail, and the exit code and message of each.
+
+use std::fmt;
+
+/// Exit code when the policy rejects settings or (in `convert`) a document,
+/// as kwctl does for invalid settings.
+pub const EXIT_REJECTED: u8 = 1;
+/// Exit code for usage errors, unreadable inputs and policy malfunctions.
+pub const EXIT_FAILURE: u8 = 2;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// Bad command line; the usage text is printed after the message.
+    Usage(String),
+    /// A request, settings or manifest file that cannot be read or parsed.
+    Input(String),
+    /// The module cannot be read, compiled or instantiated.
+    Module(String),
+    /// `validate_settings` answered `valid: false`.
+    InvalidSettings(String),
+    /// The module trapped (a Rust panic ends up here, as an `unreachable` trap).
+    Trap(String),
+    /// The module ran past its deadline.
+    Timeout,
+    /// The module answered something that is not the expected JSON.
+    Malformed(String),
+    /// The module reported an error through waPC instead of a response.
+    Guest(String),
+    /// `convert`: documents were rejected (each already reported).
+    Rejected { rejected: usize, total: usize },
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::InvalidSettings(_) | Failure::Rejected { .. } => EXIT_REJECTED,
+            _ => EXIT_FAILURE,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(msg) | Failure::Input(msg) | Failure::Module(msg) => f.write_str(msg),
+            // Same wording (and Debug quoting) as kwctl.
+            Failure::InvalidSettings(msg) => write!(f, "Provided settings are not valid: {msg:?}"),
+            Failure::Trap(msg) => write!(f, "policy trapped: {msg}"),
+            Failure::Timeout => f.write_str("policy timed out"),
+            Failure::Malformed(msg) => write!(f, "malformed response from policy: {msg}"),
+            Failure::Guest(msg) => write!(f, "policy returned an error: {msg}"),
+            Failure::Rejected { rejected, total } => {
+                write!(f, "{rejected} of {total} documents rejected")
+            }
+        }
+    }
+}
