@@ -3,12 +3,17 @@
 
 load helpers
 
+# refused_settings SETTINGS MESSAGE_START: kwctl prints the message quoted
+# (Rust debug format), so the check looks for its JSON-quoted start.
 refused_settings() {
   run "${KWCTL}" run --request-path "${DATA}/pod_eshop_cart_app_sidecar_with_mount.json" --settings-json "$1" "${POLICY}"
   echo "status = ${status}"
   echo "output = ${output}"
   [ "${status}" -eq 1 ]
-  [[ "${output}" == *"Provided settings are not valid: $2"* ]]
+  local quoted
+  quoted="$(jq -rn --arg m "$2" '$m | tojson | .[:-1]')"
+  [[ "${output}" == *"Provided settings are not valid: "* ]]
+  [[ "${output}" == *"${quoted}"* ]]
 }
 
 @test "an unknown setting is refused with the nearest name" {
