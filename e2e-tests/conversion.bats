@@ -60,5 +60,8 @@ load helpers
 
 @test "placement first puts the sidecar before the regular init containers" {
   evaluate e2e/pod_with_init_containers.json '{"placement": "first"}'
-  jq_response '.patch | @base64d | fromjson | map(select(.op == "add" and .path == "/spec/initContainers/1")) | .[0].value.name == "sidecar"'
+  warned 'spec.containers[1] ("sidecar") moved to initContainers[1] with restartPolicy: Always'
+  # The diff rewrites index 1 in place and appends the regular init container after it.
+  patch_has replace /spec/initContainers/1/name '"sidecar"'
+  jq_response '.patch | @base64d | fromjson | map(select(.op == "add" and .path == "/spec/initContainers/2")) | .[0].value.name == "migrate"'
 }
