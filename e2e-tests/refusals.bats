@@ -19,7 +19,7 @@ load helpers
 }
 
 @test "restartPolicyRules and a restartPolicy other than Always are both refused" {
-  evaluate pod_sidecar_with_restart_policy_rules.json
+  evaluate pod_sidecar_with_restart_policy_rules.json '{"kubernetesVersion": "1.35"}'
   rejected_with 'spec.containers[1]: restartPolicyRules cannot be kept on a native sidecar; remove them to convert this log sidecar'
   rejected_with 'spec.containers[1]: restartPolicy is "Never", but a native sidecar needs "Always"; remove the field or set it to Always'
 }
@@ -31,6 +31,7 @@ load helpers
 
 @test "resizePolicy before 1.33 is refused" {
   evaluate pod_sidecar_with_resize_policy.json '{"kubernetesVersion": "1.32"}'
+  rejected_with 'spec.containers[1].resizePolicy: the API server drops this field unless feature gate InPlacePodVerticalScaling is on, on by default from Kubernetes 1.33; kubernetesVersion is 1.32: remove the field, or list InPlacePodVerticalScaling in enabledFeatureGates if the cluster enables it'
   rejected_with 'spec.containers[1]: resizePolicy on a native sidecar needs Kubernetes 1.33 or later (kubernetesVersion is 1.32); remove resizePolicy or raise kubernetesVersion'
 }
 

@@ -68,10 +68,15 @@ pub fn convert_template(
             return conversion;
         }
     };
-    if declared.regular.is_empty() && declared.stripped.is_empty() {
+    let to_convert = !declared.regular.is_empty() || !declared.stripped.is_empty();
+    let natives = spec
+        .get("initContainers")
+        .and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(is_native));
+    if !to_convert && !natives {
         return conversion;
     }
-    if settings.kubernetes_version < NATIVE_SIDECARS_SINCE {
+    if to_convert && settings.kubernetes_version < NATIVE_SIDECARS_SINCE {
         conversion.notes.push(format!(
             "not converted: native sidecars need Kubernetes {NATIVE_SIDECARS_SINCE}+ on every API \
              server and node (kubernetesVersion: {})",
@@ -109,7 +114,7 @@ fn convert_spec(
             apps.push(container);
         }
     }
-    if apps.is_empty() {
+    if apps.is_empty() && !moved.is_empty() {
         let names: Vec<&str> = moved.iter().map(|(_, c)| name(c)).collect();
         conversion
             .problems
@@ -300,6 +305,9 @@ fn record_converted(
     converted: &[String],
     settings: &Settings,
 ) {
+    if converted.is_empty() {
+        return;
+    }
     let key = settings.annotation("converted");
     let mut names: Vec<&str> = annotated_names(annotations, &key);
     for name in converted {

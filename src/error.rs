@@ -127,4 +127,22 @@ pub enum PolicyError {
         expr: String,
         variable: String,
     },
+
+    // Fields that would vanish after admission.
+    #[error(
+        "{path}: the API server drops this field unless feature gate {gate} is on, {enabled}; \
+         kubernetesVersion is {version}: remove the field, or list {gate} in \
+         enabledFeatureGates if the cluster enables it"
+    )]
+    DroppedField {
+        path: String,
+        gate: &'static str,
+        enabled: String,
+        version: String,
+    },
+    #[error(
+        "{path}: not a field of the Kubernetes schema, so it is dropped when the object is \
+         decoded{hint}"
+    )]
+    UnknownField { path: String, hint: String },
 }

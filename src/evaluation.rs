@@ -2,9 +2,10 @@
 
 use serde_json::Value;
 
-use crate::change::shorten;
+use crate::change::{Change, shorten};
 use crate::conversion::convert_template;
 use crate::error::PolicyError;
+use crate::field_checks::field_findings;
 use crate::settings::{Mode, Settings};
 use crate::workload::{acts_on, template_location};
 
@@ -108,27 +109,38 @@ pub fn evaluate_request(request: &Value, settings: &Settings) -> Evaluation {
         }
     }
     let conversion = convert_template(template, &location, settings);
+    let mutates = settings.mode == Mode::Mutate
+        && conversion.problems.is_empty()
+        && !conversion.changes.is_empty();
+    // Fields are checked as they leave the policy: converted in mutate mode,
+    // as given in validate mode.
+    let checked = if mutates { &output } else { object };
+    let pod_spec = location
+        .keys
+        .iter()
+        .try_fold(checked, |value, key| value.get(*key))
+        .and_then(|template| template.get("spec"));
+    let fields = field_findings(kind, checked, pod_spec, &location.spec_path, settings);
+
+    let mut problems: Vec<String> = conversion
+        .problems
+        .iter()
+        .chain(&fields.problems)
+        .map(ToString::to_string)
+        .collect();
     let mut warnings: Vec<String> = conversion.notes.into_iter().map(shorten).collect();
-    let verdict = if !conversion.problems.is_empty() {
-        Verdict::Reject(
-            conversion
-                .problems
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        )
-    } else if conversion.changes.is_empty() {
-        Verdict::Accept
+    match settings.mode {
+        Mode::Mutate if mutates => warnings.extend(conversion.changes.iter().map(Change::warning)),
+        Mode::Mutate => {}
+        Mode::Validate => problems.extend(conversion.changes.iter().map(Change::violation)),
+    }
+    warnings.extend(fields.warnings);
+    let verdict = if !problems.is_empty() {
+        Verdict::Reject(problems)
+    } else if mutates {
+        Verdict::Mutate(output)
     } else {
-        match settings.mode {
-            Mode::Mutate => {
-                warnings.extend(conversion.changes.iter().map(|c| c.warning()));
-                Verdict::Mutate(output)
-            }
-            Mode::Validate => {
-                Verdict::Reject(conversion.changes.iter().map(|c| c.violation()).collect())
-            }
-        }
+        Verdict::Accept
     };
     Evaluation { verdict, warnings }
 }

@@ -6,13 +6,16 @@ use wapc_guest::{CallResult, register_function};
 
 pub mod change;
 pub mod conversion;
+pub mod dropped_fields;
 pub mod error;
 pub mod evaluation;
+pub mod field_checks;
 pub mod log_sidecars;
 pub mod pod_shape;
 pub mod settings;
 pub mod suggest;
 pub mod tail_command;
+pub mod unknown_fields;
 pub mod version;
 pub mod volume_mounts;
 pub mod workload;

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::dropped_fields::known_gates;
 use crate::suggest::nearest;
 use crate::version::KubeVersion;
 
@@ -50,6 +51,9 @@ pub struct Settings {
     pub add_volume_mounts: bool,
     pub create_shared_volume: bool,
     pub allow_opt_out: bool,
+    pub enabled_feature_gates: Vec<String>,
+    pub dropped_fields: FieldPolicy,
+    pub unknown_fields: FieldPolicy,
 }
 
 impl Default for Settings {
@@ -64,12 +68,15 @@ impl Default for Settings {
             add_volume_mounts: true,
             create_shared_volume: false,
             allow_opt_out: true,
+            enabled_feature_gates: Vec::new(),
+            dropped_fields: FieldPolicy::Reject,
+            unknown_fields: FieldPolicy::Reject,
         }
     }
 }
 
 /// The settings' names as users write them, for unknown-key suggestions.
-pub const SETTING_NAMES: [&str; 9] = [
+pub const SETTING_NAMES: [&str; 12] = [
     "mode",
     "annotationPrefix",
     "sidecarNames",
@@ -79,6 +86,9 @@ pub const SETTING_NAMES: [&str; 9] = [
     "addVolumeMounts",
     "createSharedVolume",
     "allowOptOut",
+    "enabledFeatureGates",
+    "droppedFields",
+    "unknownFields",
 ];
 
 impl Settings {
@@ -127,7 +137,29 @@ impl Settings {
                  (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters)"
             ));
         }
+        if let Some(gate) = self
+            .enabled_feature_gates
+            .iter()
+            .find(|g| !known_gates().any(|known| known == g.as_str()))
+        {
+            return Err(match nearest(gate, known_gates()) {
+                Some(known) => format!(
+                    "setting enabledFeatureGates: \"{gate}\" is not a feature gate that drops pod \
+                     fields: did you mean \"{known}\"?"
+                ),
+                None => format!(
+                    "setting enabledFeatureGates: \"{gate}\" is not a feature gate that drops pod \
+                     fields; known gates: {}",
+                    known_gates().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
         Ok(())
+    }
+
+    /// Whether the cluster enables `gate` beyond the defaults of `kubernetesVersion`.
+    pub fn gate_enabled(&self, gate: &str) -> bool {
+        self.enabled_feature_gates.iter().any(|g| g == gate)
     }
 
     /// The full name of one of the policy's annotations, e.g. `log-sidecar.io/containers`.
@@ -194,6 +226,9 @@ mod tests {
             "addVolumeMounts": false,
             "createSharedVolume": true,
             "allowOptOut": false,
+            "enabledFeatureGates": ["SidecarContainers"],
+            "droppedFields": "warn",
+            "unknownFields": "ignore",
         }))
         .expect("valid settings");
         let expected = Settings {
@@ -206,6 +241,9 @@ mod tests {
             add_volume_mounts: false,
             create_shared_volume: true,
             allow_opt_out: false,
+            enabled_feature_gates: vec!["SidecarContainers".to_string()],
+            dropped_fields: FieldPolicy::Warn,
+            unknown_fields: FieldPolicy::Ignore,
         };
         assert_eq!(settings, expected, "each key should set its field");
     }
@@ -219,7 +257,7 @@ mod tests {
         json!({"allow_opt_out": true}),
         "unknown setting \"allow_opt_out\"; known settings: mode, annotationPrefix, sidecarNames, \
          detectStreamingSidecars, placement, kubernetesVersion, addVolumeMounts, \
-         createSharedVolume, allowOptOut"
+         createSharedVolume, allowOptOut, enabledFeatureGates, droppedFields, unknownFields"
     )]
     #[case::bad_mode(
         json!({"mode": "audit"}),
@@ -251,6 +289,15 @@ mod tests {
         json!({"sidecarNames": ["ok", "-bad"]}),
         "setting sidecarNames: \"-bad\" is not a container name (a DNS-1123 label: lowercase \
          letters, digits and '-', at most 63 characters)"
+    )]
+    #[case::misspelt_feature_gate(
+        json!({"enabledFeatureGates": ["SidecarContainer"]}),
+        "setting enabledFeatureGates: \"SidecarContainer\" is not a feature gate that drops \
+         pod fields: did you mean \"SidecarContainers\"?"
+    )]
+    #[case::bad_dropped_fields_policy(
+        json!({"droppedFields": "drop"}),
+        "setting droppedFields: unknown variant `drop`, expected one of `reject`, `warn`, `ignore`"
     )]
     #[case::settings_that_are_not_an_object(json!(["mode"]), "settings must be an object")]
     fn invalid_settings_are_refused_with_a_message_naming_the_setting(

@@ -110,7 +110,7 @@ fn the_seed_sidecar_with_its_mount_is_moved_without_a_second_mount() {
 #[test]
 fn fields_unknown_to_the_schema_survive_and_the_patch_touches_only_the_sidecar() {
     let request = fixture("pod_with_fields_unknown_to_the_schema.json");
-    let response = respond(&request, json!({}));
+    let response = respond(&request, json!({"unknownFields": "ignore"}));
     let output = &response["mutated_object"];
     assert_eq!(
         serde_json::to_string(&output["spec"]["containers"][0]["futureField"]).unwrap(),
@@ -417,7 +417,7 @@ fn create_shared_volume_gives_a_private_log_directory_a_volume() {
 )]
 #[case::restart_policy_on_failure(
     "pod_sidecar_with_restart_policy_on_failure.json",
-    json!({}),
+    json!({"kubernetesVersion": "1.35"}),
     "spec.containers[1]: restartPolicy is \"OnFailure\", but a native sidecar needs \"Always\"; remove the field or set it to Always"
 )]
 #[case::host_port_clash(
@@ -427,7 +427,7 @@ fn create_shared_volume_gives_a_private_log_directory_a_volume() {
 )]
 #[case::resize_policy_before_1_33(
     "pod_sidecar_with_resize_policy.json",
-    json!({"kubernetesVersion": "1.32"}),
+    json!({"kubernetesVersion": "1.32", "enabledFeatureGates": ["InPlacePodVerticalScaling"]}),
     "spec.containers[1]: resizePolicy on a native sidecar needs Kubernetes 1.33 or later (kubernetesVersion is 1.32); remove resizePolicy or raise kubernetesVersion"
 )]
 #[case::sidecar_mounts_another_volume(
@@ -473,7 +473,7 @@ fn unsafe_conversions_are_refused_with_a_precise_message(
 fn restart_policy_rules_are_refused_along_with_the_other_restart_policy() {
     let response = respond(
         &fixture("pod_sidecar_with_restart_policy_rules.json"),
-        json!({}),
+        json!({"kubernetesVersion": "1.35"}),
     );
     assert_eq!(
         rejection(&response),
