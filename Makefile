@@ -40,7 +40,9 @@ e2e-tests: policy.wasm $(RUNNER) e2e-tools
 
 # The policy at work on the seed pod: the converted manifest, then the warnings.
 run: policy.wasm $(RUNNER)
-	@$(RUNNER) convert --policy policy.wasm examples/eshop-cart-app.yaml
+	@warnings=$$(mktemp); \
+	$(RUNNER) convert --policy policy.wasm examples/eshop-cart-app.yaml 2>"$$warnings"; status=$$?; \
+	echo; echo "# warnings"; cat "$$warnings"; rm -f "$$warnings"; exit $$status
 
 fmt:
 	cargo fmt --all -- --check

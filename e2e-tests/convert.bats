@@ -1,0 +1,38 @@
+#!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
+# `convert`: the policy applied to the manifests of a repository. Runner only:
+# kwctl has no such command.
+
+load helpers
+
+RUNNER="${ROOT}/e2e-tests/target/release/log-sidecar-runner"
+
+@test "convert rewrites a multi-document file and leaves other documents as they were" {
+  run --separate-stderr "${RUNNER}" convert --policy "${POLICY}" "${DATA}/e2e/manifests.yaml"
+  echo "status = ${status}"
+  echo "output = ${output}"
+  echo "stderr = ${stderr}"
+  [ "${status}" -eq 0 ]
+  # Three documents out, the first converted.
+  [ "$(printf '%s\n' "${output}" | grep -c '^kind:')" -eq 3 ]
+  [[ "${output}" == *"restartPolicy: Always"* ]]
+  [[ "${output}" == *"log-sidecar.io/converted: sidecar"* ]]
+  [[ "${output}" == *"level: debug   # comments inside untouched documents are kept"* ]]
+  [[ "${stderr}" == *'Pod/eshop-cart-app: warning: spec.containers[1] ("sidecar") moved to initContainers[0] with restartPolicy: Always'* ]]
+  [[ "${stderr}" == *'Pod/eshop-cart-app: warning: added read-only volumeMount "varlog" at /var/log to "sidecar"'* ]]
+  [[ "${stderr}" != *"Deployment/already-native"* ]]
+}
+
+@test "convert reads standard input" {
+  run --separate-stderr bash -c "cat '${ROOT}/examples/eshop-cart-app.yaml' | '${RUNNER}' convert --policy '${POLICY}' -"
+  [ "${status}" -eq 0 ]
+  [[ "${output}" == *"initContainers:"* ]]
+}
+
+@test "convert exits non-zero and names the document when the policy rejects it" {
+  run --separate-stderr "${RUNNER}" convert --policy "${POLICY}" "${DATA}/e2e/manifests_with_a_refusal.yaml"
+  echo "status = ${status}"
+  echo "stderr = ${stderr}"
+  [ "${status}" -eq 1 ]
+  [[ "${stderr}" == *"Pod/probed: rejected: spec.containers[1]: a native sidecar with a startupProbe holds back every later container"* ]]
+}
