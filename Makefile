@@ -28,11 +28,13 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 $(RUNNER): $(RUNNER_SOURCES)
 	cargo build $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
 
-# bats and jq come from the distribution when missing.
+# bats and jq come from the distribution when missing; kubernetes-validate
+# (the upstream schema, an outside oracle for the policy's output) from PyPI.
 e2e-tools:
 	@command -v bats >/dev/null && command -v jq >/dev/null || { \
 		SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
 		$$SUDO apt-get update && $$SUDO apt-get install -y bats jq; }
+	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
 
 # KWCTL=kwctl runs the same suites against the real kwctl.
 e2e-tests: policy.wasm $(RUNNER) e2e-tools
