@@ -511,3 +511,39 @@ fn requests_without_pods_to_convert_are_accepted(#[case] request: Value) {
     assert_eq!(response["accepted"], json!(true), "{request}");
     assert_eq!(response["mutated_object"], json!(null), "{request}");
 }
+
+#[test]
+fn the_converted_record_is_merged_with_an_earlier_one() {
+    let mut request = fixture("pod_eshop_cart_app_sidecar_with_mount.json");
+    request["object"]["metadata"]["annotations"] =
+        json!({"log-sidecar.io/converted": "earlier", "team": "cart"});
+    let response = respond(&request, json!({}));
+    assert_eq!(
+        response["mutated_object"]["metadata"]["annotations"],
+        json!({"log-sidecar.io/converted": "earlier,sidecar", "team": "cart"}),
+        "earlier names first, other annotations untouched"
+    );
+}
+
+#[test]
+fn every_warning_of_every_fixture_fits_on_one_line_of_120_characters() {
+    let dir = format!("{}/test_data", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).expect("test_data") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        for settings in [
+            json!({}),
+            json!({"droppedFields": "warn", "unknownFields": "warn", "kubernetesVersion": "1.28"}),
+        ] {
+            for warning in warnings(&respond(&fixture(&name), settings)) {
+                assert!(
+                    warning.chars().count() <= 120 && !warning.contains('\n'),
+                    "{name}: {warning}"
+                );
+            }
+        }
+    }
+}
