@@ -50,7 +50,10 @@ pub fn convert(args: &ConvertArgs) -> Result<(), Failure> {
                             eprintln!("{label}: warning: {warning}");
                         }
                         if response.accepted {
-                            response.mutated_object.filter(|mutated| mutated != object)
+                            response
+                                .mutated_object
+                                .filter(|mutated| mutated != object)
+                                .map(|mutated| in_original_order(mutated, object))
                         } else {
                             rejected += 1;
                             let message = response.message.as_deref().unwrap_or("no message");
@@ -130,6 +133,35 @@ fn label(object: &Value, index: usize) -> String {
     }
 }
 
+/// `mutated` with its keys in the order they have in `original`, keys the
+/// policy added coming after them: the policy may serialize objects in any
+/// key order, and a converted manifest should read like its source.
+fn in_original_order(mutated: Value, original: &Value) -> Value {
+    match (mutated, original) {
+        (Value::Object(mut mutated), Value::Object(original)) => {
+            let mut ordered = Map::new();
+            for (key, original_value) in original {
+                if let Some(value) = mutated.shift_remove(key) {
+                    ordered.insert(key.clone(), in_original_order(value, original_value));
+                }
+            }
+            ordered.extend(mutated);
+            Value::Object(ordered)
+        }
+        (Value::Array(items), Value::Array(original)) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| match original.get(i) {
+                    Some(original_item) => in_original_order(item, original_item),
+                    None => item,
+                })
+                .collect(),
+        ),
+        (mutated, _) => mutated,
+    }
+}
+
 /// The CREATE AdmissionRequest the API server would send for `object`.
 pub fn admission_request(object: &Value, uid: &str) -> Value {
     let api_version = str_at(object, "/apiVersion").unwrap_or_default();
@@ -200,6 +232,25 @@ mod tests {
         assert_eq!(request["kind"]["group"], "apps");
         assert_eq!(request["resource"]["resource"], "deployments");
         assert!(request.get("name").is_none());
+    }
+
+    #[test]
+    fn mutated_objects_keep_the_source_key_order() {
+        let original: Value = serde_yaml::from_str(
+            "kind: Pod\nmetadata:\n  name: a\n  namespace: b\nspec:\n  containers:\n  - name: c\n    image: i\n",
+        )
+        .unwrap();
+        let mutated = json!({
+            "kind": "Pod",
+            "metadata": {"labels": {"x": "y"}, "name": "a", "namespace": "b"},
+            "spec": {"containers": [{"image": "i", "name": "c"}, {"image": "j", "name": "d"}]}
+        });
+        let ordered = in_original_order(mutated.clone(), &original);
+        assert_eq!(ordered, mutated);
+        assert_eq!(
+            serde_json::to_string(&ordered).unwrap(),
+            r#"{"kind":"Pod","metadata":{"name":"a","namespace":"b","labels":{"x":"y"}},"spec":{"containers":[{"name":"c","image":"i"},{"image":"j","name":"d"}]}}"#
+        );
     }
 
     #[test]

@@ -122,7 +122,13 @@ impl Runtime {
 
     /// Compiles `wasm` and links it against WASI preview 1 and the waPC host ABI.
     pub fn prepare(&self, wasm: &[u8]) -> Result<Prepared, String> {
-        let module = Module::new(&self.engine, wasm).map_err(|e| format!("{e:#}"))?;
+        // wasmtime's parse errors span several lines; keep messages to one.
+        let module = Module::new(&self.engine, wasm).map_err(|e| {
+            format!("{e:#}")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })?;
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut HostState| &mut s.wasi)
             .map_err(|e| format!("cannot link WASI: {e:#}"))?;
