@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::BenchArgs;
 use crate::engine::Runtime;
-use crate::error::Failure;
+use crate::error::{Failure, print_json_line};
 use crate::input::{load_request, load_settings};
 use crate::policy::Policy;
 
@@ -121,9 +121,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
         floor,
         median_ratio,
     };
-    let line = serde_json::to_string(&report)
-        .map_err(|e| Failure::Malformed(format!("cannot serialize the report: {e}")))?;
-    println!("{line}");
+    print_json_line(&report)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The ways a runner command can fail, and the exit code and message of each.
 
 use std::fmt;
+use std::io::Write;
 
 /// Exit code when the policy rejects settings or (in `convert`) a document,
 /// as kwctl does for invalid settings.
@@ -54,4 +55,17 @@ impl fmt::Display for Failure {
             }
         }
     }
+}
+
+/// Prints `value` as one JSON line on stdout; a closed stdout is an error,
+/// not a panic.
+pub fn print_json_line(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let mut line = serde_json::to_vec(value)
+        .map_err(|e| Failure::Malformed(format!("cannot serialize the output: {e}")))?;
+    line.push(b'\n');
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&line)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::Input(format!("cannot write to stdout: {e}")))
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::admission::AdmissionResponse;
 use crate::cli::RunArgs;
 use crate::engine::Runtime;
-use crate::error::Failure;
+use crate::error::{Failure, print_json_line};
 use crate::input::{load_request, load_settings};
 use crate::policy::Policy;
 
@@ -20,9 +20,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         eprintln!("peak linear memory: {} bytes", policy.linear_memory_bytes());
     }
     let response = outcome?;
-    let line = serde_json::to_string(&response)
-        .map_err(|e| Failure::Malformed(format!("cannot serialize the response: {e}")))?;
-    println!("{line}");
+    print_json_line(&response)?;
     Ok(())
 }
 
