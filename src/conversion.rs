@@ -4,7 +4,8 @@ use serde_json::{Map, Value, json};
 
 use crate::change::Change;
 use crate::error::PolicyError;
-use crate::log_sidecars::{annotated_names, declared_sidecars, is_native};
+use crate::json_edit::child_or_insert;
+use crate::log_sidecars::{annotated_names, declared_sidecars, is_native, name};
 use crate::pod_shape::shape_problems;
 use crate::settings::{Placement, Settings};
 use crate::tail_command::tail_follow;
@@ -319,28 +320,12 @@ fn record_converted(
     if annotations.get(&key) == Some(&value) {
         return;
     }
-    if let Some(template) = template.as_object_mut() {
-        let metadata = template.entry("metadata").or_insert_with(|| json!({}));
-        if metadata.is_null() {
-            *metadata = json!({});
-        }
-        if let Some(metadata) = metadata.as_object_mut() {
-            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
-            if annotations.is_null() {
-                *annotations = json!({});
-            }
-            if let Some(annotations) = annotations.as_object_mut() {
-                annotations.insert(key, value);
-            }
-        }
+    let metadata = child_or_insert(template, "metadata", json!({}));
+    if let Some(Value::Object(annotations)) =
+        metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
+    {
+        annotations.insert(key, value);
     }
-}
-
-fn name(container: &Value) -> &str {
-    container
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
 }
 
 /// Takes a list out of the spec, leaving an empty list (or whatever was

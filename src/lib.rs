@@ -10,6 +10,7 @@ pub mod dropped_fields;
 pub mod error;
 pub mod evaluation;
 pub mod field_checks;
+pub mod json_edit;
 pub mod log_sidecars;
 pub mod pod_shape;
 pub mod settings;

@@ -31,7 +31,8 @@ pub fn annotated_names<'a>(annotations: &'a Map<String, Value>, key: &str) -> Ve
         .unwrap_or_default()
 }
 
-fn name(container: &Value) -> &str {
+/// The `name` of a container or volume (shape-checked before use).
+pub fn name(container: &Value) -> &str {
     container
         .get("name")
         .and_then(Value::as_str)

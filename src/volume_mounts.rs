@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 use crate::change::Change;
 use crate::error::PolicyError;
+use crate::json_edit::child_or_insert;
+use crate::log_sidecars::name;
 
 /// A `volumeMount` as far as file locations go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,22 +122,9 @@ fn covering(mounts: &[Mount], file: &str) -> Option<Mount> {
         .cloned()
 }
 
-fn name(container: &Value) -> &str {
-    container
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
 fn push_mount(container: &mut Value, mount: Value) {
-    if let Some(object) = container.as_object_mut() {
-        let list = object.entry("volumeMounts").or_insert_with(|| json!([]));
-        if list.is_null() {
-            *list = json!([]);
-        }
-        if let Some(list) = list.as_array_mut() {
-            list.push(mount);
-        }
+    if let Some(Value::Array(mounts)) = child_or_insert(container, "volumeMounts", json!([])) {
+        mounts.push(mount);
     }
 }
 
