@@ -2,27 +2,9 @@
 
 mod common;
 
-use common::{fixture, respond};
+use common::{fixture, rejection, respond, warnings};
 use rstest::rstest;
 use serde_json::{Value, json};
-
-fn lines(response: &Value) -> Vec<String> {
-    assert_eq!(
-        response["accepted"],
-        json!(false),
-        "expected a rejection: {response}"
-    );
-    response["message"]
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-fn warnings(response: &Value) -> Vec<String> {
-    serde_json::from_value(response["warnings"].clone()).unwrap_or_default()
-}
 
 const SEED_NOT_NATIVE: &str = "spec.containers[1]: log sidecar \"sidecar\" runs as a regular \
     container; move it to spec.initContainers[0] with restartPolicy: Always to make it a native \
@@ -52,7 +34,7 @@ fn validate_mode_rejects_what_mutate_mode_would_change(
     #[case] expected: &[&str],
 ) {
     let response = respond(&fixture(name), json!({"mode": "validate"}));
-    assert_eq!(lines(&response), expected, "{name}");
+    assert_eq!(rejection(&response), expected, "{name}");
     assert_eq!(
         response["mutated_object"],
         json!(null),
@@ -75,7 +57,7 @@ fn validate_mode_checks_that_native_sidecars_can_read_their_file() {
     request["object"]["spec"]["initContainers"][0]["volumeMounts"] = json!([]);
     let response = respond(&request, json!({"mode": "validate"}));
     assert_eq!(
-        lines(&response),
+        rejection(&response),
         vec![
             "spec.initContainers[0]: has no volumeMount for /var/log/cart-app.log, so it cannot \
              read it; add {\"name\":\"varlog\",\"mountPath\":\"/var/log\",\"readOnly\":true} to \
@@ -113,7 +95,7 @@ fn every_fixture_mutate_mode_produces_passes_validate_mode() {
 fn a_native_sidecar_at_1_28_would_lose_its_restart_policy(#[case] settings: Value) {
     let response = respond(&fixture("pod_already_converted.json"), settings);
     assert_eq!(
-        lines(&response),
+        rejection(&response),
         vec![
             "spec.initContainers[0].restartPolicy: the API server drops this field unless feature \
              gate SidecarContainers is on, on by default from Kubernetes 1.29; kubernetesVersion \
@@ -137,7 +119,7 @@ fn enabled_feature_gates_unlock_a_field() {
     let request = fixture("pod_with_host_users.json");
     let refused = respond(&request, json!({"kubernetesVersion": "1.32"}));
     assert_eq!(
-        lines(&refused),
+        rejection(&refused),
         vec![
             "spec.hostUsers: the API server drops this field unless feature gate \
              UserNamespacesSupport is on, on by default from Kubernetes 1.33; kubernetesVersion \
@@ -206,7 +188,7 @@ fn typos_at_pod_container_and_volume_level_are_refused_with_a_suggestion(
         &fixture("pod_with_typos_at_pod_container_and_volume_level.json"),
         settings.clone(),
     );
-    let found = lines(&response);
+    let found = rejection(&response);
     for expected in [
         typo("spec.restartpolicy", "restartPolicy"),
         typo("spec.containers[0].volumeMount", "volumeMounts"),
@@ -244,6 +226,6 @@ fn unknown_fields_warn_mode_mutates_and_warns() {
 fn a_rejection_lists_conversion_and_field_problems_together() {
     let mut request = fixture("pod_sidecar_with_startup_probe.json");
     request["object"]["spec"]["restartpolicy"] = json!("Never");
-    let found = lines(&respond(&request, json!({})));
+    let found = rejection(&respond(&request, json!({})));
     assert_eq!(found.len(), 2, "both problems at once: {found:#?}");
 }

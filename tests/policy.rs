@@ -3,27 +3,9 @@
 mod common;
 
 use assert_json_diff::assert_json_eq;
-use common::{fixture, respond, respond_to_bytes};
+use common::{fixture, rejection, respond, respond_to_bytes, warnings};
 use rstest::rstest;
 use serde_json::{Value, json};
-
-fn warnings(response: &Value) -> Vec<String> {
-    serde_json::from_value(response["warnings"].clone()).unwrap_or_default()
-}
-
-fn rejection(response: &Value) -> Vec<String> {
-    assert_eq!(
-        response["accepted"],
-        json!(false),
-        "expected a rejection: {response}"
-    );
-    response["message"]
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 /// The RFC 6902 patch the host derives from the response, as (op, path) pairs.
 fn patch_operations(request: &Value, response: &Value) -> Vec<(String, String)> {

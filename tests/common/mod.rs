@@ -1,4 +1,6 @@
 //! Running the policy's `validate` entry point on fixtures, as the host does.
+// Each test crate uses its own subset of these helpers.
+#![allow(dead_code)]
 
 use serde_json::{Value, json};
 
@@ -17,4 +19,24 @@ pub fn respond(request: &Value, settings: Value) -> Value {
 pub fn respond_to_bytes(payload: &[u8]) -> Value {
     let answer = log_sidecar_policy::validate(payload).expect("validate always answers");
     serde_json::from_slice(&answer).expect("the answer is JSON")
+}
+
+/// The warnings of a ValidationResponse.
+pub fn warnings(response: &Value) -> Vec<String> {
+    serde_json::from_value(response["warnings"].clone()).unwrap_or_default()
+}
+
+/// The lines of a rejection; fails when the response is not one.
+pub fn rejection(response: &Value) -> Vec<String> {
+    assert_eq!(
+        response["accepted"],
+        json!(false),
+        "expected a rejection: {response}"
+    );
+    response["message"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
