@@ -229,3 +229,28 @@ fn a_rejection_lists_conversion_and_field_problems_together() {
     let found = rejection(&respond(&request, json!({})));
     assert_eq!(found.len(), 2, "both problems at once: {found:#?}");
 }
+
+#[test]
+fn on_every_fixture_validate_mode_rejects_exactly_what_mutate_mode_changes_or_rejects() {
+    let dir = format!("{}/test_data", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).expect("test_data") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let request = fixture(&name);
+        let mutate = respond(&request, json!({}));
+        let validate = respond(&request, json!({"mode": "validate"}));
+        let unchanged = mutate["accepted"] == json!(true) && mutate["mutated_object"].is_null();
+        assert_eq!(
+            validate["accepted"],
+            json!(unchanged),
+            "{name}: mutate said {mutate}, validate said {validate}"
+        );
+        assert!(
+            validate["mutated_object"].is_null(),
+            "{name}: validate mutated"
+        );
+    }
+}
