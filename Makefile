@@ -54,9 +54,10 @@ lint:
 	cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
 	cargo clippy $(CARGO_FLAGS) --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target --all-targets -- -D warnings
 
+# The runner's tests build in release mode to reuse the runner's own build of wasmtime.
 unit-tests:
 	cargo test $(CARGO_FLAGS)
-	cargo test $(CARGO_FLAGS) --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
+	cargo test $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
 
 test: fmt lint unit-tests e2e-tests
 
