@@ -11,6 +11,7 @@
 //! the table from those impls, so it cannot drift from k8s-openapi.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -86,11 +87,11 @@ fn visit(value: &Value, shape: &str, path: &mut String, found: &mut Vec<UnknownF
                 path.push('.');
             }
             path.push_str(key);
-            match fields.clone().find(|(name, _)| name == key) {
+            match fields.iter().find(|(name, _)| name == key) {
                 Some((_, field_shape)) => visit(entry, field_shape, path, found),
                 None => found.push(UnknownField {
                     path: path.clone(),
-                    suggestion: crate::suggest::nearest(key, fields.clone().map(|(name, _)| name)),
+                    suggestion: crate::suggest::nearest(key, fields.iter().map(|(name, _)| *name)),
                 }),
             }
             path.truncate(parent);
@@ -99,18 +100,37 @@ fn visit(value: &Value, shape: &str, path: &mut String, found: &mut Vec<UnknownF
 }
 
 /// The fields of an object type, each with its shape.
-fn fields_of(
-    type_name: &str,
-) -> Option<impl Iterator<Item = (&'static str, &'static str)> + Clone> {
-    let (_, fields) = SCHEMA
-        .split(';')
-        .filter_map(|definition| definition.split_once('='))
-        .find(|(name, _)| name.trim() == type_name)?;
-    Some(
-        fields
-            .split_whitespace()
-            .map(|field| field.split_once(':').unwrap_or((field, ""))),
-    )
+fn fields_of(type_name: &str) -> Option<&'static [Field]> {
+    let types = schema_types();
+    let index = types
+        .binary_search_by_key(&type_name, |(name, _)| name)
+        .ok()?;
+    Some(&types[index].1)
+}
+
+/// A field name and its shape.
+type Field = (&'static str, &'static str);
+
+/// [`SCHEMA`] as a list of types sorted by name, each with its fields, split
+/// once per module instance: scanning the text for every object visited took
+/// most of an evaluation.
+fn schema_types() -> &'static [(&'static str, Vec<Field>)] {
+    static TYPES: OnceLock<Vec<(&'static str, Vec<Field>)>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut types: Vec<_> = SCHEMA
+            .split(';')
+            .filter_map(|definition| definition.split_once('='))
+            .map(|(name, fields)| {
+                let fields = fields
+                    .split_whitespace()
+                    .map(|field| field.split_once(':').unwrap_or((field, "")))
+                    .collect();
+                (name.trim(), fields)
+            })
+            .collect();
+        types.sort_unstable_by_key(|(name, _)| *name);
+        types
+    })
 }
 
 /// Every object type the supported kinds can hold: `Type = field field:Shape
