@@ -6,6 +6,8 @@
 //! A field whose gate is off therefore reaches admission intact and vanishes
 //! after it. The table below mirrors those drop functions as of Kubernetes 1.35.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use crate::version::KubeVersion;
@@ -35,6 +37,8 @@ pub fn dropped_fields(
     gate_enabled: impl Fn(&str) -> bool,
 ) -> Vec<DroppedField> {
     let mut dropped = Vec::new();
+    // Looked up once: every volume mount of every container is checked against them.
+    let image_volumes: Vec<&str> = image_volume_names(pod_spec).collect();
     for row in ROWS {
         let on_by_default = row
             .on_by_default_since
@@ -45,11 +49,11 @@ pub fn dropped_fields(
         for pattern in row.paths {
             let segments: Vec<&str> = pattern.split('.').collect();
             let mut found = Vec::new();
-            walk(pod_spec, &segments, spec_path.to_string(), &mut found);
+            walk(pod_spec, &segments, &mut spec_path.to_string(), &mut found);
             dropped.extend(
                 found
                     .into_iter()
-                    .filter(|(_, value)| row.condition.holds(value, pod_spec))
+                    .filter(|(_, value)| row.condition.holds(value, &image_volumes))
                     .map(|(path, _)| DroppedField {
                         path,
                         gate: row.gate,
@@ -101,20 +105,25 @@ enum Condition {
 }
 
 impl Condition {
-    fn holds(self, value: &Value, pod_spec: &Value) -> bool {
+    /// `image_volumes`: the names of the pod's image volumes.
+    fn holds(self, value: &Value, image_volumes: &[&str]) -> bool {
         match self {
             Condition::String => value.is_string(),
             Condition::StringOtherThan(kept) => value.as_str().is_some_and(|s| s != kept),
             Condition::Bool => value.is_boolean(),
             Condition::Object => value.is_object(),
             Condition::NonEmptyList => value.as_array().is_some_and(|list| !list.is_empty()),
-            Condition::ImageVolume => value.get("image").is_some_and(Value::is_object),
+            Condition::ImageVolume => is_image_volume(value),
             Condition::ImageVolumeMount => value
                 .get("name")
                 .and_then(Value::as_str)
-                .is_some_and(|name| image_volume_names(pod_spec).any(|image| image == name)),
+                .is_some_and(|name| image_volumes.contains(&name)),
         }
     }
+}
+
+fn is_image_volume(volume: &Value) -> bool {
+    volume.get("image").is_some_and(Value::is_object)
 }
 
 fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
@@ -123,20 +132,23 @@ fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|volume| Condition::ImageVolume.holds(volume, pod_spec))
+        .filter(|volume| is_image_volume(volume))
         .filter_map(|volume| volume.get("name").and_then(Value::as_str))
 }
 
 /// Collects the kubectl path and value of every node that `segments` reach from `node`.
 /// A node of the wrong JSON type ends its branch: `get` and `as_array` give `None`.
+///
+/// `path` is `node`'s path, and is left as it was: one buffer serves the whole
+/// walk, so that only the paths of the nodes found are allocated.
 fn walk<'a>(
     node: &'a Value,
     segments: &[&str],
-    path: String,
+    path: &mut String,
     found: &mut Vec<(String, &'a Value)>,
 ) {
     let Some((segment, rest)) = segments.split_first() else {
-        found.push((path, node));
+        found.push((path.clone(), node));
         return;
     };
     let (keys, each) = match segment.strip_suffix("[*]") {
@@ -147,22 +159,26 @@ fn walk<'a>(
         .strip_prefix('{')
         .and_then(|keys| keys.strip_suffix('}'))
         .unwrap_or(keys);
+    let parent = path.len();
     for key in keys.split(',') {
         let Some(child) = node.get(key) else {
             continue;
         };
-        let child_path = if path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{path}.{key}")
-        };
+        if parent > 0 {
+            path.push('.');
+        }
+        path.push_str(key);
         if each {
+            let list = path.len();
             for (index, item) in child.as_array().into_iter().flatten().enumerate() {
-                walk(item, rest, format!("{child_path}[{index}]"), found);
+                let _ = write!(path, "[{index}]");
+                walk(item, rest, path, found);
+                path.truncate(list);
             }
         } else {
-            walk(child, rest, child_path, found);
+            walk(child, rest, path, found);
         }
+        path.truncate(parent);
     }
 }
 

@@ -3,6 +3,7 @@
 //! instead of being misread.
 
 use std::collections::HashSet;
+use std::fmt;
 
 use serde_json::Value;
 
@@ -17,40 +18,42 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
     let mut check = Checker {
         problems: &mut problems,
     };
-    if let Some(metadata) = check.object(template.get("metadata"), metadata_path) {
-        let path = format!("{metadata_path}.annotations");
+    let metadata_path = Path::Root(metadata_path);
+    if let Some(metadata) = check.object(template.get("metadata"), &metadata_path) {
+        let path = metadata_path.field("annotations");
         if let Some(annotations) = check.object(metadata.get("annotations"), &path) {
             for (key, value) in annotations {
-                check.string(Some(value), &format!("{path}[{key}]"));
+                check.string(Some(value), &path.key(key));
             }
         }
     }
-    let Some(spec) = check.object(template.get("spec"), spec_path) else {
+    let spec_path = Path::Root(spec_path);
+    let Some(spec) = check.object(template.get("spec"), &spec_path) else {
         return problems;
     };
     let mut names = HashSet::new();
     for list in CONTAINER_LISTS {
-        let list_path = format!("{spec_path}.{list}");
+        let list_path = spec_path.field(list);
         for (i, container) in check.list(spec.get(list), &list_path).iter().enumerate() {
-            let path = format!("{list_path}[{i}]");
+            let path = list_path.index(i);
             check_container(&mut check, container, &path);
             if let Some(name) = container.get("name").and_then(Value::as_str)
                 && !names.insert(name)
             {
                 check.problems.push(PolicyError::DuplicateContainerName {
-                    path: format!("{path}.name"),
+                    path: path.field("name").to_string(),
                     name: name.to_string(),
                 });
             }
         }
     }
-    let volumes_path = format!("{spec_path}.volumes");
+    let volumes_path = spec_path.field("volumes");
     for (i, volume) in check
         .list(spec.get("volumes"), &volumes_path)
         .iter()
         .enumerate()
     {
-        let path = format!("{volumes_path}[{i}]");
+        let path = volumes_path.index(i);
         if check.object(Some(volume), &path).is_some() {
             check.required_string(volume, &path, "name");
         }
@@ -58,68 +61,100 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
     problems
 }
 
-fn check_container(check: &mut Checker, container: &Value, path: &str) {
+fn check_container(check: &mut Checker, container: &Value, path: &Path) {
     if check.object(Some(container), path).is_none() {
         return;
     }
     check.required_string(container, path, "name");
-    check.string(
-        container.get("restartPolicy"),
-        &format!("{path}.restartPolicy"),
-    );
+    check.string(container.get("restartPolicy"), &path.field("restartPolicy"));
     for key in ["command", "args"] {
-        let list_path = format!("{path}.{key}");
+        let list_path = path.field(key);
         for (i, word) in check
             .list(container.get(key), &list_path)
             .iter()
             .enumerate()
         {
-            check.string(Some(word), &format!("{list_path}[{i}]"));
+            check.string(Some(word), &list_path.index(i));
         }
     }
-    let mounts_path = format!("{path}.volumeMounts");
+    let mounts_path = path.field("volumeMounts");
     for (i, mount) in check
         .list(container.get("volumeMounts"), &mounts_path)
         .iter()
         .enumerate()
     {
-        let mount_path = format!("{mounts_path}[{i}]");
+        let mount_path = mounts_path.index(i);
         if check.object(Some(mount), &mount_path).is_some() {
             check.required_string(mount, &mount_path, "name");
             check.required_string(mount, &mount_path, "mountPath");
-            check.string(mount.get("subPath"), &format!("{mount_path}.subPath"));
-            check.string(
-                mount.get("subPathExpr"),
-                &format!("{mount_path}.subPathExpr"),
-            );
-            check.boolean(mount.get("readOnly"), &format!("{mount_path}.readOnly"));
+            check.string(mount.get("subPath"), &mount_path.field("subPath"));
+            check.string(mount.get("subPathExpr"), &mount_path.field("subPathExpr"));
+            check.boolean(mount.get("readOnly"), &mount_path.field("readOnly"));
         }
     }
-    let env_path = format!("{path}.env");
+    let env_path = path.field("env");
     for (i, var) in check
         .list(container.get("env"), &env_path)
         .iter()
         .enumerate()
     {
-        let var_path = format!("{env_path}[{i}]");
+        let var_path = env_path.index(i);
         if check.object(Some(var), &var_path).is_some() {
             check.required_string(var, &var_path, "name");
         }
     }
-    let ports_path = format!("{path}.ports");
+    let ports_path = path.field("ports");
     for (i, port) in check
         .list(container.get("ports"), &ports_path)
         .iter()
         .enumerate()
     {
-        let port_path = format!("{ports_path}[{i}]");
+        let port_path = ports_path.index(i);
         if check.object(Some(port), &port_path).is_some() {
-            check.integer(port.get("hostPort"), &format!("{port_path}.hostPort"));
-            check.string(port.get("protocol"), &format!("{port_path}.protocol"));
-            check.string(port.get("hostIP"), &format!("{port_path}.hostIP"));
+            check.integer(port.get("hostPort"), &port_path.field("hostPort"));
+            check.string(port.get("protocol"), &port_path.field("protocol"));
+            check.string(port.get("hostIP"), &port_path.field("hostIP"));
         }
     }
-    check.object(container.get("lifecycle"), &format!("{path}.lifecycle"));
+    check.object(container.get("lifecycle"), &path.field("lifecycle"));
+}
+
+/// A kubectl path, written out only when a problem is reported: nearly every
+/// value checked is fine, and formatting every path took more time than the
+/// checks themselves.
+enum Path<'a> {
+    Root(&'a str),
+    /// `parent.name`
+    Field(&'a Path<'a>, &'a str),
+    /// `parent[index]`
+    Index(&'a Path<'a>, usize),
+    /// `parent[key]`, for the keys of a map such as annotations.
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl<'a> Path<'a> {
+    fn field(&'a self, name: &'a str) -> Path<'a> {
+        Path::Field(self, name)
+    }
+
+    fn index(&'a self, index: usize) -> Path<'a> {
+        Path::Index(self, index)
+    }
+
+    fn key(&'a self, key: &'a str) -> Path<'a> {
+        Path::Key(self, key)
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root(path) => f.write_str(path),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            Path::Key(parent, key) => write!(f, "{parent}[{key}]"),
+        }
+    }
 }
 
 /// Records a problem for each value of the wrong type; absent and `null`
@@ -129,7 +164,7 @@ struct Checker<'p> {
 }
 
 impl Checker<'_> {
-    fn wrong(&mut self, path: &str, expected: &'static str) {
+    fn wrong(&mut self, path: &Path, expected: &'static str) {
         self.problems.push(PolicyError::WrongType {
             path: path.to_string(),
             expected,
@@ -139,7 +174,7 @@ impl Checker<'_> {
     fn object<'v>(
         &mut self,
         value: Option<&'v Value>,
-        path: &str,
+        path: &Path,
     ) -> Option<&'v serde_json::Map<String, Value>> {
         match value {
             Some(Value::Object(map)) => Some(map),
@@ -151,7 +186,7 @@ impl Checker<'_> {
         }
     }
 
-    fn list<'v>(&mut self, value: Option<&'v Value>, path: &str) -> &'v [Value] {
+    fn list<'v>(&mut self, value: Option<&'v Value>, path: &Path) -> &'v [Value] {
         match value {
             Some(Value::Array(items)) => items,
             None | Some(Value::Null) => &[],
@@ -162,28 +197,30 @@ impl Checker<'_> {
         }
     }
 
-    fn string(&mut self, value: Option<&Value>, path: &str) {
+    fn string(&mut self, value: Option<&Value>, path: &Path) {
         if !matches!(value, None | Some(Value::Null) | Some(Value::String(_))) {
             self.wrong(path, "a string");
         }
     }
 
-    fn required_string(&mut self, object: &Value, path: &str, key: &str) {
-        let path = format!("{path}.{key}");
+    fn required_string(&mut self, object: &Value, path: &Path, key: &str) {
+        let path = path.field(key);
         match object.get(key) {
             Some(Value::String(_)) => {}
-            None | Some(Value::Null) => self.problems.push(PolicyError::Missing { path }),
+            None | Some(Value::Null) => self.problems.push(PolicyError::Missing {
+                path: path.to_string(),
+            }),
             Some(_) => self.wrong(&path, "a string"),
         }
     }
 
-    fn boolean(&mut self, value: Option<&Value>, path: &str) {
+    fn boolean(&mut self, value: Option<&Value>, path: &Path) {
         if !matches!(value, None | Some(Value::Null) | Some(Value::Bool(_))) {
             self.wrong(path, "true or false");
         }
     }
 
-    fn integer(&mut self, value: Option<&Value>, path: &str) {
+    fn integer(&mut self, value: Option<&Value>, path: &Path) {
         let whole = value.is_some_and(|v| v.is_i64() || v.is_u64());
         if !(whole || matches!(value, None | Some(Value::Null))) {
             self.wrong(path, "an integer");
