@@ -109,7 +109,8 @@ fn convert_spec(
     let mut moved = Vec::new();
     let mut apps = Vec::new();
     for (i, container) in containers.drain(..).enumerate() {
-        if declared.regular.contains(&i) {
+        // `regular` is in list order: a search keeps large pods linear.
+        if declared.regular.binary_search(&i).is_ok() {
             moved.push((format!("{spec_path}.containers[{i}]"), container));
         } else {
             apps.push(container);
@@ -126,12 +127,12 @@ fn convert_spec(
         return Vec::new();
     }
 
-    let mut shared = SharedFiles {
-        apps: &mut apps,
-        volumes: &mut volumes,
-        add_volume_mounts: settings.add_volume_mounts,
-        create_shared_volume: settings.create_shared_volume,
-    };
+    let mut shared = SharedFiles::new(
+        &mut apps,
+        &mut volumes,
+        settings.add_volume_mounts,
+        settings.create_shared_volume,
+    );
     let mut access = Access::default();
     let mut converted = Vec::new();
     for (i, container) in init_containers.iter_mut().enumerate() {
@@ -279,10 +280,13 @@ fn host_port_clashes(
         .collect();
     let mut problems = Vec::new();
     for (i, sidecar) in init_containers.iter().enumerate() {
-        if !converted.iter().any(|n| n == name(sidecar)) {
+        // Ports first: few sidecars have host ports, and the name search
+        // would make large pods quadratic.
+        let ports = host_ports(sidecar);
+        if ports.is_empty() || !converted.iter().any(|n| n == name(sidecar)) {
             continue;
         }
-        for port in host_ports(sidecar) {
+        for port in ports {
             let other = running
                 .iter()
                 .find(|c| name(c) != name(sidecar) && host_ports(c).contains(&port));

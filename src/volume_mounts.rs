@@ -1,6 +1,8 @@
 //! The shared volume mount: a log sidecar must read the very file the app
 //! writes, which means the same place inside the same volume.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use crate::change::Change;
@@ -131,10 +133,37 @@ fn push_mount(container: &mut Value, mount: Value) {
 /// The regular containers and volumes of a pod spec, and what the policy may
 /// change in them to let a log sidecar read a file.
 pub struct SharedFiles<'a> {
-    pub apps: &'a mut [Value],
-    pub volumes: &'a mut Vec<Value>,
-    pub add_volume_mounts: bool,
-    pub create_shared_volume: bool,
+    apps: &'a mut [Value],
+    volumes: &'a mut Vec<Value>,
+    add_volume_mounts: bool,
+    create_shared_volume: bool,
+    /// Built on first use, dropped when an app gains a mount. Without it,
+    /// finding the app mount of each sidecar's file meant reading every mount
+    /// of every app: quadratic in the size of the pod.
+    app_mounts: Option<MountsByDir>,
+}
+
+/// The mounts of the app containers by [`Mount::dir`], each with the index
+/// of its app, in app order, then mount order.
+type MountsByDir = HashMap<String, Vec<(usize, Mount)>>;
+
+fn mounts_by_dir(apps: &[Value]) -> MountsByDir {
+    let mut by_dir = MountsByDir::new();
+    for (index, app) in apps.iter().enumerate() {
+        for mount in mounts(app) {
+            by_dir
+                .entry(mount.dir().to_string())
+                .or_default()
+                .push((index, mount));
+        }
+    }
+    by_dir
+}
+
+/// Every directory that a mount covering `file` can have as [`Mount::dir`],
+/// deepest first: `file` itself, then each prefix that a `/` ends.
+fn covering_dirs(file: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(file).chain(file.rmatch_indices('/').map(|(end, _)| &file[..end]))
 }
 
 /// What was done to, or is wrong with, one sidecar's access to its files.
@@ -144,7 +173,22 @@ pub struct Access {
     pub problems: Vec<PolicyError>,
 }
 
-impl SharedFiles<'_> {
+impl<'a> SharedFiles<'a> {
+    pub fn new(
+        apps: &'a mut [Value],
+        volumes: &'a mut Vec<Value>,
+        add_volume_mounts: bool,
+        create_shared_volume: bool,
+    ) -> Self {
+        SharedFiles {
+            apps,
+            volumes,
+            add_volume_mounts,
+            create_shared_volume,
+            app_mounts: None,
+        }
+    }
+
     /// Makes sure `sidecar` (at kubectl path `path`) reads `file` where the
     /// apps write it. With `may_change` false (a sidecar that is already
     /// native), only checks.
@@ -211,17 +255,16 @@ impl SharedFiles<'_> {
 
     /// The app container and mount through which the apps write `file`:
     /// the covering mount with the longest path among all regular containers.
-    fn app_mount(&self, path: &str, file: &str, access: &mut Access) -> Option<(usize, Mount)> {
-        let candidates: Vec<(usize, Mount)> = self
-            .apps
+    fn app_mount(&mut self, path: &str, file: &str, access: &mut Access) -> Option<(usize, Mount)> {
+        let apps = &*self.apps;
+        let by_dir = self.app_mounts.get_or_insert_with(|| mounts_by_dir(apps));
+        let deepest = covering_dirs(file).find_map(|dir| by_dir.get(dir))?;
+        // Of an app's mounts at the same path, the last one counts, as in `covering`.
+        let mut at_longest = deepest
             .iter()
             .enumerate()
-            .filter_map(|(i, app)| covering(&mounts(app), file).map(|m| (i, m)))
-            .collect();
-        let longest = candidates.iter().map(|(_, m)| m.dir().len()).max()?;
-        let mut at_longest = candidates
-            .into_iter()
-            .filter(|(_, m)| m.dir().len() == longest);
+            .filter(|(k, (app, _))| deepest.get(k + 1).is_none_or(|(next, _)| next != app))
+            .map(|(_, candidate)| candidate);
         let first = at_longest.next()?;
         if let Some((_, other)) =
             at_longest.find(|(_, m)| m.location(file) != first.1.location(file))
@@ -234,7 +277,7 @@ impl SharedFiles<'_> {
             });
             return None;
         }
-        Some(first)
+        Some(first.clone())
     }
 
     /// The directory to share through a new emptyDir, when that is allowed.
@@ -248,6 +291,7 @@ impl SharedFiles<'_> {
         self.volumes.push(json!({"name": volume, "emptyDir": {}}));
         let app = &mut self.apps[0];
         push_mount(app, json!({"name": volume, "mountPath": directory}));
+        self.app_mounts = None;
         push_mount(
             sidecar,
             json!({"name": volume, "mountPath": directory, "readOnly": true}),
@@ -329,13 +373,7 @@ mod tests {
     ) -> Outcome {
         let mut volumes = vec![json!({"name": "varlog", "emptyDir": {}})];
         let mut access = Access::default();
-        SharedFiles {
-            apps: &mut apps,
-            volumes: &mut volumes,
-            add_volume_mounts: true,
-            create_shared_volume,
-        }
-        .give_access(
+        SharedFiles::new(&mut apps, &mut volumes, true, create_shared_volume).give_access(
             &mut sidecar,
             "spec.containers[1]",
             file,
@@ -599,12 +637,7 @@ mod tests {
             json!({"name": "shared-logs"}),
             json!({"name": "shared-logs-2"}),
         ];
-        let files = SharedFiles {
-            apps: &mut [],
-            volumes: &mut volumes,
-            add_volume_mounts: true,
-            create_shared_volume: true,
-        };
+        let files = SharedFiles::new(&mut [], &mut volumes, true, true);
         assert_eq!(files.free_volume_name(), "shared-logs-3");
     }
 }
