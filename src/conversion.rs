@@ -29,7 +29,7 @@ pub struct Conversion {
 
 /// Converts the declared log sidecars of `template` (a Pod, or the
 /// `template` of a workload). On problems, `template` may be half changed
-/// and must be discarded.
+/// and must be discarded; without changes or problems, it is left as it was.
 pub fn convert_template(
     template: &mut Value,
     location: &TemplateLocation,
@@ -350,5 +350,51 @@ fn put_list(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
         _ => {
             spec.insert(key.to_string(), Value::Array(items));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::template_location;
+
+    /// `evaluate_request` relies on this to skip keeping a copy of the object.
+    #[test]
+    fn a_conversion_without_changes_or_problems_leaves_the_template_as_it_was() {
+        let mut checked = 0;
+        for entry in std::fs::read_dir("test_data").expect("test_data is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_none_or(|ext| ext != "json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("a readable fixture");
+            let request: Value = serde_json::from_str(&text).expect("a JSON fixture");
+            let kind = request["kind"]["kind"].as_str().unwrap_or_default();
+            let Some(location) = template_location(kind) else {
+                continue;
+            };
+            let Some(template) = location
+                .keys
+                .iter()
+                .try_fold(&request["object"], |value, key| value.get(*key))
+            else {
+                continue;
+            };
+            for settings in [
+                Settings::default(),
+                Settings {
+                    placement: Placement::First,
+                    ..Settings::default()
+                },
+            ] {
+                let mut converted = template.clone();
+                let conversion = convert_template(&mut converted, &location, &settings);
+                if conversion.changes.is_empty() && conversion.problems.is_empty() {
+                    assert_eq!(&converted, template, "{}", path.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 0, "some fixture takes the no-change path");
     }
 }

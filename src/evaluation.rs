@@ -42,8 +42,8 @@ impl Evaluation {
 }
 
 /// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`.
-pub fn evaluate(payload: &[u8]) -> Evaluation {
-    let payload: Value = match serde_json::from_slice(payload) {
+pub fn evaluate(bytes: &[u8]) -> Evaluation {
+    let mut payload: Value = match serde_json::from_slice(bytes) {
         Ok(payload) => payload,
         Err(e) => return Evaluation::reject(vec![PolicyError::PayloadNotJson(e.to_string())]),
     };
@@ -56,8 +56,10 @@ pub fn evaluate(payload: &[u8]) -> Evaluation {
             }]);
         }
     };
-    match payload.get("request") {
-        Some(request @ Value::Object(_)) => evaluate_request(request, &settings),
+    match payload.get_mut("request") {
+        Some(request @ Value::Object(_)) => {
+            evaluate_request(request, &settings, || object_as_sent(bytes))
+        }
         _ => Evaluation::reject(vec![PolicyError::WrongType {
             path: "request".to_string(),
             expected: "an AdmissionRequest object",
@@ -65,8 +67,26 @@ pub fn evaluate(payload: &[u8]) -> Evaluation {
     }
 }
 
-/// Evaluates an AdmissionRequest with valid settings.
-pub fn evaluate_request(request: &Value, settings: &Settings) -> Evaluation {
+/// `request.object` of a payload, parsed anew.
+fn object_as_sent(bytes: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|mut payload| payload.pointer_mut("/request/object").map(Value::take))
+        .unwrap_or_default()
+}
+
+/// Evaluates an AdmissionRequest with valid settings. The conversion works
+/// on `request.object` itself, which is taken out of `request`; `as_sent`
+/// gives it back as it was, and is called only when the answer depends on
+/// that after a conversion changed it (a rejection, validate mode), so that
+/// the common paths do not pay for a copy of every object.
+pub fn evaluate_request(
+    request: &mut Value,
+    settings: &Settings,
+    as_sent: impl FnOnce() -> Value,
+) -> Evaluation {
+    let object = request.get_mut("object").map(Value::take);
+    let request = &*request;
     let text = |pointer| {
         request
             .pointer(pointer)
@@ -80,7 +100,7 @@ pub fn evaluate_request(request: &Value, settings: &Settings) -> Evaluation {
     if !acts_on(kind, operation) {
         return Evaluation::accept();
     }
-    let object = match request.get("object") {
+    let mut output = match object {
         Some(object @ Value::Object(_)) => object,
         None | Some(Value::Null) => {
             return Evaluation::reject(vec![PolicyError::Missing {
@@ -94,7 +114,6 @@ pub fn evaluate_request(request: &Value, settings: &Settings) -> Evaluation {
             }]);
         }
     };
-    let mut output = object.clone();
     let mut template = &mut output;
     for (depth, key) in location.keys.iter().enumerate() {
         match template.get_mut(*key) {
@@ -113,8 +132,16 @@ pub fn evaluate_request(request: &Value, settings: &Settings) -> Evaluation {
         && conversion.problems.is_empty()
         && !conversion.changes.is_empty();
     // Fields are checked as they leave the policy: converted in mutate mode,
-    // as given in validate mode.
-    let checked = if mutates { &output } else { object };
+    // as given in validate mode. A conversion without changes or problems
+    // leaves the object as it was.
+    let unchanged = conversion.changes.is_empty() && conversion.problems.is_empty();
+    let sent;
+    let checked = if mutates || unchanged {
+        &output
+    } else {
+        sent = as_sent();
+        &sent
+    };
     let pod_spec = location
         .keys
         .iter()
