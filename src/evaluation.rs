@@ -41,6 +41,19 @@ impl Evaluation {
     }
 }
 
+/// Lines of a rejection past which problems are counted, not listed: the
+/// message stays readable and bounded, whatever the input.
+pub const MAX_PROBLEM_LINES: usize = 50;
+
+fn bounded(mut problems: Vec<String>) -> Vec<String> {
+    if problems.len() > MAX_PROBLEM_LINES {
+        let more = problems.len() - (MAX_PROBLEM_LINES - 1);
+        problems.truncate(MAX_PROBLEM_LINES - 1);
+        problems.push(format!("...and {more} more problems"));
+    }
+    problems
+}
+
 /// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`.
 pub fn evaluate(bytes: &[u8]) -> Evaluation {
     let mut payload: Value = match serde_json::from_slice(bytes) {
@@ -163,7 +176,7 @@ pub fn evaluate_request(
     }
     warnings.extend(fields.warnings);
     let verdict = if !problems.is_empty() {
-        Verdict::Reject(problems)
+        Verdict::Reject(bounded(problems))
     } else if mutates {
         Verdict::Mutate(output)
     } else {
