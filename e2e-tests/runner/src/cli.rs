@@ -11,12 +11,15 @@ use crate::input::SettingsSource;
 pub const USAGE: &str = "\
 usage:
   log-sidecar-runner run --request-path FILE [SETTINGS] [LIMITS] [--report-memory] POLICY.wasm
+  log-sidecar-runner run --payload-path FILE [LIMITS] [--report-memory] POLICY.wasm
   log-sidecar-runner convert [--policy POLICY.wasm] [SETTINGS] [LIMITS] FILE...
   log-sidecar-runner bench --request-path FILE [SETTINGS] [LIMITS] [--warm-up N] [--iterations N]
                            [--floor FLOOR.wasm] POLICY.wasm
 
   run       evaluate one AdmissionRequest or AdmissionReview (JSON or YAML; `-` for stdin)
-            and print the AdmissionResponse as one JSON line, like `kwctl run`
+            and print the AdmissionResponse as one JSON line, like `kwctl run`;
+            --payload-path sends the file's bytes as they are as the `validate` payload
+            (request and settings, or anything else, to test bad input)
   convert   apply the policy to Kubernetes manifests (multi-document YAML; `-` for stdin)
             and print them, mutated where the policy mutates them (policy default: policy.wasm)
   bench     time repeated evaluations of one request; print one JSON line of statistics
@@ -45,9 +48,18 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+/// What `run` evaluates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunInput {
+    /// An AdmissionRequest (or AdmissionReview) file, wrapped with the settings.
+    Request(String),
+    /// A raw `validate` payload file, sent byte for byte.
+    Payload(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunArgs {
-    pub request_path: String,
+    pub input: RunInput,
     pub policy: PathBuf,
     pub settings: SettingsSource,
     pub limits: Limits,
@@ -78,6 +90,7 @@ pub struct BenchArgs {
 struct Parsed {
     positional: Vec<String>,
     request_path: Option<String>,
+    payload_path: Option<String>,
     settings_json: Option<String>,
     settings_path: Option<String>,
     timeout_ms: Option<u64>,
@@ -99,7 +112,7 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
     };
     let allowed: &[&str] = match command.as_str() {
         "help" | "--help" | "-h" => return Ok(Command::Help),
-        "run" => &["request-path", "report-memory"],
+        "run" => &["request-path", "payload-path", "report-memory"],
         "convert" => &["policy"],
         "bench" => &["request-path", "floor", "warm-up", "iterations"],
         other => return Err(usage(format!("unknown command {other:?}"))),
@@ -125,7 +138,23 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
     };
     match command.as_str() {
         "run" => Ok(Command::Run(RunArgs {
-            request_path: required(parsed.request_path.clone(), "--request-path")?,
+            input: match (parsed.request_path.clone(), parsed.payload_path.clone()) {
+                (Some(_), Some(_)) => {
+                    return Err(usage(
+                        "--request-path and --payload-path cannot be used together",
+                    ));
+                }
+                (None, Some(_)) if settings != SettingsSource::Empty => {
+                    return Err(usage(
+                        "a --payload-path payload carries its own settings: \
+                         drop --settings-json/--settings-path",
+                    ));
+                }
+                (None, Some(path)) => RunInput::Payload(path),
+                (request_path, None) => {
+                    RunInput::Request(required(request_path, "--request-path")?)
+                }
+            },
             policy: single_policy(&parsed.positional)?,
             settings,
             limits,
@@ -205,6 +234,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Parsed, Failure> {
         };
         match name {
             "request-path" => parsed.request_path = Some(value),
+            "payload-path" => parsed.payload_path = Some(value),
             "settings-json" => parsed.settings_json = Some(value),
             "settings-path" => parsed.settings_path = Some(value),
             "timeout-ms" => parsed.timeout_ms = Some(number(name, &value)?),
@@ -289,7 +319,7 @@ mod tests {
         assert_eq!(
             cmd,
             Command::Run(RunArgs {
-                request_path: "req.json".into(),
+                input: RunInput::Request("req.json".into()),
                 policy: "p.wasm".into(),
                 settings: SettingsSource::Json("{}".into()),
                 limits: Limits {
@@ -309,10 +339,31 @@ mod tests {
         .unwrap() else {
             panic!("not run");
         };
-        assert_eq!(run.request_path, "-");
+        assert_eq!(run.input, RunInput::Request("-".into()));
         assert_eq!(run.settings, SettingsSource::Path("s.yaml".into()));
         assert_eq!(run.limits.timeout, Duration::MAX);
         assert_eq!(run.limits.max_memory, Some(64 << 20));
+    }
+
+    #[test]
+    fn run_takes_a_raw_payload_without_settings() {
+        let Command::Run(run) =
+            parse(&args("run --payload-path bad.bin --report-memory p.wasm")).unwrap()
+        else {
+            panic!("not run");
+        };
+        assert_eq!(run.input, RunInput::Payload("bad.bin".into()));
+        assert!(run.report_memory);
+        for line in [
+            "run --payload-path x --request-path r.json p.wasm",
+            "run --payload-path x --settings-json {} p.wasm",
+            "bench --payload-path x p.wasm",
+        ] {
+            assert!(
+                matches!(parse(&args(line)), Err(Failure::Usage(_))),
+                "{line:?} should be a usage error"
+            );
+        }
     }
 
     #[test]

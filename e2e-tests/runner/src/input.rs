@@ -30,6 +30,18 @@ pub fn read_text(path: &str, what: &str) -> Result<String, Failure> {
         .map_err(|e| Failure::Input(format!("cannot read {what} {path}: {e}")))
 }
 
+/// Reads a file, or standard input for `-`, as bytes.
+pub fn read_bytes(path: &str, what: &str) -> Result<Vec<u8>, Failure> {
+    if path == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure::Input(format!("cannot read {what} from stdin: {e}")))?;
+        return Ok(bytes);
+    }
+    std::fs::read(path).map_err(|e| Failure::Input(format!("cannot read {what} {path}: {e}")))
+}
+
 /// Parses JSON, or YAML when it is not JSON.
 pub fn parse_json_or_yaml(text: &str) -> Result<Value, String> {
     match serde_json::from_str(text) {
