@@ -9,6 +9,7 @@ RUNNER := e2e-tests/target/release/log-sidecar-runner
 RUNNER_SOURCES := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml e2e-tests/runner/Cargo.lock
 
 .PHONY: all test unit-tests fmt lint wasm-target e2e-tools e2e-tests run clean
+.PHONY: fuzz fuzz-smoke fuzz-tools
 
 all: policy.wasm
 
@@ -48,6 +49,7 @@ run: policy.wasm $(RUNNER)
 
 fmt:
 	cargo fmt --all -- --check
+	rustfmt --check --edition 2024 fuzz/fuzz_targets/*.rs
 	cargo fmt --manifest-path e2e-tests/runner/Cargo.toml -- --check
 
 lint:
@@ -61,7 +63,39 @@ unit-tests:
 
 test: fmt lint unit-tests e2e-tests
 
+# Fuzzing the validate payload and the settings with cargo-fuzz (libFuzzer,
+# AddressSanitizer), seeded with test_data/. The nightly toolchain when
+# installed, else stable with RUSTC_BOOTSTRAP=1 for the sanitizer flags.
+# `make fuzz FUZZ_SECONDS=N`: N seconds in all, 3/4 on validate_payload and
+# 1/4 on validate_settings; FUZZ_TARGET=NAME gives all N to one target.
+# A crash stops the run and leaves its input in fuzz/artifacts/NAME/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGET ?=
+FUZZ_SANITIZER ?= address
+FUZZ_CARGO = $(if $(shell rustup toolchain list 2>/dev/null | grep '^nightly'),cargo +nightly,RUSTC_BOOTSTRAP=1 cargo)
+FUZZ_OPTIONS := -max_len=16384 -dict=fuzz/json.dict -print_final_stats=1
+
+fuzz-tools:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+fuzz: fuzz-tools
+	sh fuzz/seed-corpus.sh
+	$(FUZZ_CARGO) fuzz build --sanitizer $(FUZZ_SANITIZER)
+	@set -e; \
+	if [ -n "$(FUZZ_TARGET)" ]; then plan="$(FUZZ_TARGET):$(FUZZ_SECONDS)"; \
+	else plan="validate_payload:$$(( $(FUZZ_SECONDS) - $(FUZZ_SECONDS) / 4 )) validate_settings:$$(( $(FUZZ_SECONDS) / 4 ))"; fi; \
+	for step in $$plan; do \
+		target=$${step%%:*}; seconds=$${step#*:}; \
+		echo "fuzzing $$target for $$seconds s"; \
+		$(FUZZ_CARGO) fuzz run --sanitizer $(FUZZ_SANITIZER) $$target fuzz/corpus/$$target -- \
+			-max_total_time=$$seconds $(FUZZ_OPTIONS); \
+	done
+
+# The bounded run CI does after `make test`.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=40
+
 clean:
 	cargo clean
-	rm -rf e2e-tests/target
+	rm -rf e2e-tests/target fuzz/target fuzz/corpus
 	rm -f policy.wasm annotated-policy.wasm

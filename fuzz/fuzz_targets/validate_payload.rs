@@ -1,0 +1,41 @@
+//! Raw bytes as the waPC `validate` payload. The policy must answer every
+//! payload with a ValidationResponse, and a mutated object it returns must
+//! come back unchanged when fed to it again.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Value, json};
+
+fn respond(payload: &[u8]) -> Value {
+    let answer = log_sidecar_policy::validate(payload).expect("validate always answers");
+    let response: Value = serde_json::from_slice(&answer).expect("the answer is JSON");
+    let accepted = response["accepted"]
+        .as_bool()
+        .expect("the answer has a verdict");
+    if !accepted {
+        assert!(
+            response["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "a rejection without a reason: {response}"
+        );
+    }
+    response
+}
+
+fuzz_target!(|data: &[u8]| {
+    let response = respond(data);
+    let Some(mutated) = response.get("mutated_object").filter(|o| !o.is_null()) else {
+        return;
+    };
+    let mut payload: Value = serde_json::from_slice(data).expect("a payload that mutated is JSON");
+    payload["request"]["object"] = mutated.clone();
+    let again = respond(&serde_json::to_vec(&payload).expect("serializes"));
+    assert_eq!(
+        again["accepted"],
+        json!(true),
+        "the mutated object is refused: {again}"
+    );
+    assert!(
+        again["mutated_object"].is_null() || again["mutated_object"] == *mutated,
+        "the mutated object changes again: {again}"
+    );
+});
