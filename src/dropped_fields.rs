@@ -39,6 +39,7 @@ pub fn dropped_fields(
     let mut dropped = Vec::new();
     // Looked up once: every volume mount of every container is checked against them.
     let image_volumes: Vec<&str> = image_volume_names(pod_spec).collect();
+    let mut path = spec_path.to_string();
     for row in ROWS {
         let on_by_default = row
             .on_by_default_since
@@ -47,9 +48,8 @@ pub fn dropped_fields(
             continue;
         }
         for pattern in row.paths {
-            let segments: Vec<&str> = pattern.split('.').collect();
             let mut found = Vec::new();
-            walk(pod_spec, &segments, &mut spec_path.to_string(), &mut found);
+            walk(pod_spec, pattern, &mut path, &mut found);
             dropped.extend(
                 found
                     .into_iter()
@@ -136,24 +136,25 @@ fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|volume| volume.get("name").and_then(Value::as_str))
 }
 
-/// Collects the kubectl path and value of every node that `segments` reach from `node`.
+/// Collects the kubectl path and value of every node that `pattern` reaches from `node`.
 /// A node of the wrong JSON type ends its branch: `get` and `as_array` give `None`.
 ///
 /// `path` is `node`'s path, and is left as it was: one buffer serves the whole
 /// walk, so that only the paths of the nodes found are allocated.
 fn walk<'a>(
     node: &'a Value,
-    segments: &[&str],
+    pattern: &str,
     path: &mut String,
     found: &mut Vec<(String, &'a Value)>,
 ) {
-    let Some((segment, rest)) = segments.split_first() else {
+    if pattern.is_empty() {
         found.push((path.clone(), node));
         return;
-    };
+    }
+    let (segment, rest) = pattern.split_once('.').unwrap_or((pattern, ""));
     let (keys, each) = match segment.strip_suffix("[*]") {
         Some(keys) => (keys, true),
-        None => (*segment, false),
+        None => (segment, false),
     };
     let keys = keys
         .strip_prefix('{')
