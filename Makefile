@@ -6,9 +6,11 @@ SOURCE_FILES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 WASM_TARGET := wasm32-wasip1
 
 RUNNER := e2e-tests/target/release/log-sidecar-runner
+FLOOR_DIR := target/$(WASM_TARGET)/release
 RUNNER_SOURCES := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml e2e-tests/runner/Cargo.lock
 
 .PHONY: all test unit-tests fmt lint wasm-target e2e-tools e2e-tests run clean
+.PHONY: floors size bench
 .PHONY: fuzz fuzz-smoke fuzz-tools
 
 all: policy.wasm
@@ -24,6 +26,28 @@ policy.wasm: $(SOURCE_FILES) | wasm-target
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 	@command -v kwctl >/dev/null || { echo "kwctl is needed to annotate the policy: https://github.com/kubewarden/kubewarden-controller/releases" >&2; exit 1; }
 	kwctl annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+
+# The baselines of `make bench` (floors/): the least a policy does with a
+# request, built with the policy's release profile. Cargo skips what is current.
+floors: | wasm-target
+	cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release -p accept-floor -p mutate-floor
+
+# Module sizes against the budget; annotated-policy.wasm needs kwctl.
+size: policy.wasm
+	@bytes=$$(wc -c < policy.wasm); echo "policy.wasm: $$bytes bytes (budget 1000000)"; \
+	if command -v kwctl >/dev/null; then \
+		$(MAKE) -s annotated-policy.wasm && echo "annotated-policy.wasm: $$(wc -c < annotated-policy.wasm) bytes"; \
+	elif [ -f annotated-policy.wasm ]; then \
+		echo "annotated-policy.wasm: $$(wc -c < annotated-policy.wasm) bytes (kwctl absent: not rebuilt)"; \
+	else \
+		echo "annotated-policy.wasm: not built, kwctl is not installed"; \
+	fi; \
+	[ "$$bytes" -le 1000000 ]
+
+# Policy against floor medians per request, in one runner; exits 1 when a
+# ratio is over its budget. See docs/performance.md.
+bench: policy.wasm floors $(RUNNER) e2e-tools
+	bench/bench.sh $(RUNNER) policy.wasm $(FLOOR_DIR)/accept_floor.wasm $(FLOOR_DIR)/mutate_floor.wasm
 
 # The waPC runner that hosts policy.wasm like kwctl and the policy-server.
 $(RUNNER): $(RUNNER_SOURCES)
@@ -53,7 +77,7 @@ fmt:
 	cargo fmt --manifest-path e2e-tests/runner/Cargo.toml -- --check
 
 lint:
-	cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+	cargo clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 	cargo clippy $(CARGO_FLAGS) --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target --all-targets -- -D warnings
 
 # The runner's tests build in release mode to reuse the runner's own build of wasmtime.
