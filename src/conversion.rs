@@ -8,7 +8,7 @@ use crate::json_edit::child_or_insert;
 use crate::log_sidecars::{annotated_names, declared_sidecars, is_native, name};
 use crate::pod_shape::shape_problems;
 use crate::settings::{Placement, Settings};
-use crate::tail_command::tail_follow;
+use crate::tail_command::{TailFollow, tail_follow};
 use crate::version::KubeVersion;
 use crate::volume_mounts::{Access, SharedFiles};
 use crate::workload::TemplateLocation;
@@ -138,16 +138,25 @@ fn convert_spec(
     for (i, container) in init_containers.iter_mut().enumerate() {
         let path = format!("{spec_path}.initContainers[{i}]");
         if declared.stripped.contains(&i) {
-            refusals(container, &path, settings, &mut access.problems);
+            // Parsed once: the refusals and the mounts both need it.
+            let tail = tail_follow(container);
+            refusals(
+                container,
+                tail.as_ref(),
+                &path,
+                settings,
+                &mut access.problems,
+            );
             access.changes.push(Change::Restored {
                 name: name(container).to_string(),
                 path: path.clone(),
             });
             make_native(container);
             converted.push(name(container).to_string());
-            stream_access(&mut shared, container, &path, true, &mut access);
+            stream_access(&mut shared, container, tail, &path, true, &mut access);
         } else if is_native(container) {
-            stream_access(&mut shared, container, &path, false, &mut access);
+            let tail = tail_follow(container);
+            stream_access(&mut shared, container, tail, &path, false, &mut access);
         }
     }
 
@@ -160,14 +169,21 @@ fn convert_spec(
     };
     let mut natives = Vec::with_capacity(moved.len());
     for (offset, (from, mut container)) in moved.into_iter().enumerate() {
-        refusals(&container, &from, settings, &mut access.problems);
+        let tail = tail_follow(&container);
+        refusals(
+            &container,
+            tail.as_ref(),
+            &from,
+            settings,
+            &mut access.problems,
+        );
         access.changes.push(Change::Moved {
             name: name(&container).to_string(),
             from: from.clone(),
             to: format!("{spec_path}.initContainers[{}]", at + offset),
         });
         make_native(&mut container);
-        stream_access(&mut shared, &mut container, &from, true, &mut access);
+        stream_access(&mut shared, &mut container, tail, &from, true, &mut access);
         converted.push(name(&container).to_string());
         natives.push(container);
     }
@@ -187,21 +203,29 @@ fn convert_spec(
     converted
 }
 
-/// Gives a sidecar access to every file it streams.
+/// Gives a sidecar access to every file it streams (`tail`, its command line).
 fn stream_access(
     shared: &mut SharedFiles,
     sidecar: &mut Value,
+    tail: Option<TailFollow>,
     path: &str,
     may_change: bool,
     access: &mut Access,
 ) {
-    for file in tail_follow(sidecar).map(|t| t.files).unwrap_or_default() {
+    for file in tail.map(|t| t.files).unwrap_or_default() {
         shared.give_access(sidecar, path, &file, may_change, access);
     }
 }
 
-/// Why a container cannot safely become a native sidecar.
-fn refusals(container: &Value, path: &str, settings: &Settings, problems: &mut Vec<PolicyError>) {
+/// Why a container cannot safely become a native sidecar (`tail`, its
+/// command line).
+fn refusals(
+    container: &Value,
+    tail: Option<&TailFollow>,
+    path: &str,
+    settings: &Settings,
+    problems: &mut Vec<PolicyError>,
+) {
     let path = path.to_string();
     if container.get("restartPolicyRules").is_some() {
         problems.push(PolicyError::RestartPolicyRules { path: path.clone() });
@@ -223,7 +247,7 @@ fn refusals(container: &Value, path: &str, settings: &Settings, problems: &mut V
     {
         problems.push(PolicyError::PostStart { path: path.clone() });
     }
-    if let Some(tail) = tail_follow(container)
+    if let Some(tail) = tail
         && !tail.retries
     {
         problems.push(PolicyError::FollowWithoutRetry {
