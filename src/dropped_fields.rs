@@ -48,18 +48,15 @@ pub fn dropped_fields(
             continue;
         }
         for pattern in row.paths {
-            let mut found = Vec::new();
-            walk(pod_spec, pattern, &mut path, &mut found);
-            dropped.extend(
-                found
-                    .into_iter()
-                    .filter(|(_, value)| row.condition.holds(value, &image_volumes))
-                    .map(|(path, _)| DroppedField {
-                        path,
+            walk(pod_spec, pattern, &mut path, &mut |value, path| {
+                if row.condition.holds(value, &image_volumes) {
+                    dropped.push(DroppedField {
+                        path: path.to_string(),
                         gate: row.gate,
                         on_by_default_since: row.on_by_default_since,
-                    }),
-            );
+                    });
+                }
+            });
         }
     }
     dropped
@@ -136,19 +133,16 @@ fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|volume| volume.get("name").and_then(Value::as_str))
 }
 
-/// Collects the kubectl path and value of every node that `pattern` reaches from `node`.
-/// A node of the wrong JSON type ends its branch: `get` and `as_array` give `None`.
+/// Calls `found` with the value and kubectl path of every node that `pattern`
+/// reaches from `node`. A node of the wrong JSON type ends its branch: `get`
+/// and `as_array` give `None`.
 ///
 /// `path` is `node`'s path, and is left as it was: one buffer serves the whole
-/// walk, so that only the paths of the nodes found are allocated.
-fn walk<'a>(
-    node: &'a Value,
-    pattern: &str,
-    path: &mut String,
-    found: &mut Vec<(String, &'a Value)>,
-) {
+/// walk, so that only the paths `found` keeps are allocated (most nodes
+/// reached, such as every volume mount, are not dropped).
+fn walk(node: &Value, pattern: &str, path: &mut String, found: &mut impl FnMut(&Value, &str)) {
     if pattern.is_empty() {
-        found.push((path.clone(), node));
+        found(node, path);
         return;
     }
     let (segment, rest) = pattern.split_once('.').unwrap_or((pattern, ""));
