@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixture, rejection, respond, warnings};
+use common::{fixture, fixture_names, rejection, respond, warnings};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -68,14 +68,8 @@ fn validate_mode_checks_that_native_sidecars_can_read_their_file() {
 
 #[test]
 fn every_fixture_mutate_mode_produces_passes_validate_mode() {
-    let dir = format!("{}/test_data", env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("test_data") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+    for name in fixture_names() {
         let mut request = fixture(&name);
         let mutated = respond(&request, json!({}));
         if mutated["mutated_object"].is_null() {
@@ -232,13 +226,7 @@ fn a_rejection_lists_conversion_and_field_problems_together() {
 
 #[test]
 fn on_every_fixture_validate_mode_rejects_exactly_what_mutate_mode_changes_or_rejects() {
-    let dir = format!("{}/test_data", env!("CARGO_MANIFEST_DIR"));
-    for entry in std::fs::read_dir(&dir).expect("test_data") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+    for name in fixture_names() {
         let request = fixture(&name);
         let mutate = respond(&request, json!({}));
         let validate = respond(&request, json!({"mode": "validate"}));

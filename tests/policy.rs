@@ -3,7 +3,7 @@
 mod common;
 
 use assert_json_diff::assert_json_eq;
-use common::{fixture, rejection, respond, respond_to_bytes, warnings};
+use common::{fixture, fixture_names, rejection, respond, respond_to_bytes, warnings};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -509,13 +509,7 @@ fn the_converted_record_is_merged_with_an_earlier_one() {
 
 #[test]
 fn every_warning_of_every_fixture_fits_on_one_line_of_120_characters() {
-    let dir = format!("{}/test_data", env!("CARGO_MANIFEST_DIR"));
-    for entry in std::fs::read_dir(&dir).expect("test_data") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+    for name in fixture_names() {
         for settings in [
             json!({}),
             json!({"droppedFields": "warn", "unknownFields": "warn", "kubernetesVersion": "1.28"}),

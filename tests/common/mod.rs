@@ -10,6 +10,22 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
 }
 
+/// The names of the AdmissionRequest fixtures directly in `test_data/`.
+pub fn fixture_names() -> Vec<String> {
+    let dir = format!("{}/test_data", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {dir}: {e}"))
+        .filter_map(|entry| {
+            let path = entry.expect("a directory entry").path();
+            let json = path.extension().is_some_and(|e| e == "json");
+            json.then(|| path.file_name()?.to_str().map(str::to_string))
+                .flatten()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// The ValidationResponse for `request` with `settings`, as JSON.
 pub fn respond(request: &Value, settings: Value) -> Value {
     let payload = json!({"request": request, "settings": settings});
