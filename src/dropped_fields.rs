@@ -6,10 +6,11 @@
 //! A field whose gate is off therefore reaches admission intact and vanishes
 //! after it. The table below mirrors those drop functions as of Kubernetes 1.35.
 
-use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::kube_path::{Step, Trail};
 use crate::version::KubeVersion;
 
 /// One field the API server would drop.
@@ -39,19 +40,19 @@ pub fn dropped_fields(
     let mut dropped = Vec::new();
     // Looked up once: every volume mount of every container is checked against them.
     let image_volumes: Vec<&str> = image_volume_names(pod_spec).collect();
-    let mut path = spec_path.to_string();
-    for row in ROWS {
+    let mut trail = Trail::new(spec_path);
+    for (row, patterns) in ROWS.iter().zip(compiled_patterns()) {
         let on_by_default = row
             .on_by_default_since
             .is_some_and(|since| since <= version);
         if on_by_default || gate_enabled(row.gate) {
             continue;
         }
-        for pattern in row.paths {
-            walk(pod_spec, pattern, &mut path, &mut |value, path| {
+        for pattern in patterns {
+            walk(pod_spec, pattern, &mut trail, &mut |value, trail| {
                 if row.condition.holds(value, &image_volumes) {
                     dropped.push(DroppedField {
-                        path: path.to_string(),
+                        path: trail.render(),
                         gate: row.gate,
                         on_by_default_since: row.on_by_default_since,
                     });
@@ -133,47 +134,73 @@ fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|volume| volume.get("name").and_then(Value::as_str))
 }
 
-/// Calls `found` with the value and kubectl path of every node that `pattern`
-/// reaches from `node`. A node of the wrong JSON type ends its branch: `get`
-/// and `as_array` give `None`.
-///
-/// `path` is `node`'s path, and is left as it was: one buffer serves the whole
-/// walk, so that only the paths `found` keeps are allocated (most nodes
-/// reached, such as every volume mount, are not dropped).
-fn walk(node: &Value, pattern: &str, path: &mut String, found: &mut impl FnMut(&Value, &str)) {
-    if pattern.is_empty() {
-        found(node, path);
+/// One step of a pattern: the keys visited in turn, and whether the value
+/// at each is a list whose every element is visited.
+struct Segment {
+    keys: Vec<&'static str>,
+    each: bool,
+}
+
+/// A row pattern split into its segments.
+fn compile(pattern: &'static str) -> Vec<Segment> {
+    pattern
+        .split('.')
+        .map(|segment| {
+            let (keys, each) = match segment.strip_suffix("[*]") {
+                Some(keys) => (keys, true),
+                None => (segment, false),
+            };
+            let keys = keys
+                .strip_prefix('{')
+                .and_then(|keys| keys.strip_suffix('}'))
+                .unwrap_or(keys);
+            Segment {
+                keys: keys.split(',').collect(),
+                each,
+            }
+        })
+        .collect()
+}
+
+/// The patterns of every row, compiled once per module instance: splitting
+/// them anew at every node visited cost more than the visit.
+fn compiled_patterns() -> &'static [Vec<Vec<Segment>>] {
+    static PATTERNS: OnceLock<Vec<Vec<Vec<Segment>>>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        ROWS.iter()
+            .map(|row| row.paths.iter().copied().map(compile).collect())
+            .collect()
+    })
+}
+
+/// Calls `found` with the value and trail of every node that `pattern`
+/// reaches from `node`, whose trail is `trail` (left as it was). A node of
+/// the wrong JSON type ends its branch: `get` and `as_array` give `None`.
+fn walk<'a>(
+    node: &'a Value,
+    pattern: &[Segment],
+    trail: &mut Trail<'a>,
+    found: &mut impl FnMut(&'a Value, &Trail<'a>),
+) {
+    let Some((segment, rest)) = pattern.split_first() else {
+        found(node, trail);
         return;
-    }
-    let (segment, rest) = pattern.split_once('.').unwrap_or((pattern, ""));
-    let (keys, each) = match segment.strip_suffix("[*]") {
-        Some(keys) => (keys, true),
-        None => (segment, false),
     };
-    let keys = keys
-        .strip_prefix('{')
-        .and_then(|keys| keys.strip_suffix('}'))
-        .unwrap_or(keys);
-    let parent = path.len();
-    for key in keys.split(',') {
+    for key in &segment.keys {
         let Some(child) = node.get(key) else {
             continue;
         };
-        if parent > 0 {
-            path.push('.');
-        }
-        path.push_str(key);
-        if each {
-            let list = path.len();
+        trail.push(Step::Field(key));
+        if segment.each {
             for (index, item) in child.as_array().into_iter().flatten().enumerate() {
-                let _ = write!(path, "[{index}]");
-                walk(item, rest, path, found);
-                path.truncate(list);
+                trail.push(Step::Index(index));
+                walk(item, rest, trail, found);
+                trail.pop();
             }
         } else {
-            walk(child, rest, path, found);
+            walk(child, rest, trail, found);
         }
-        path.truncate(parent);
+        trail.pop();
     }
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod evaluation;
 pub mod field_checks;
 pub mod json_edit;
+pub mod kube_path;
 pub mod log_sidecars;
 pub mod pod_shape;
 pub mod settings;

@@ -10,10 +10,11 @@
 //! the policy: more than a megabyte of wasm for these kinds. A test rebuilds
 //! the table from those impls, so it cannot drift from k8s-openapi.
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use serde_json::Value;
+
+use crate::kube_path::{Step, Trail};
 
 /// A key that the schema of its object does not define.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub fn unknown_fields(kind: &str, object: &Value) -> Option<Vec<UnknownField>> {
         return None;
     }
     let mut found = Vec::new();
-    visit(object, kind, &mut String::new(), &mut found);
+    visit(object, kind, &mut Trail::new(""), &mut found);
     Some(found)
 }
 
@@ -67,34 +68,30 @@ pub fn unknown_fields(kind: &str, object: &Value) -> Option<Vec<UnknownField>> {
 /// without fields (a string, a number, free-form JSON).
 ///
 /// Recursion follows the value, which serde_json parses at most 128 deep.
-fn visit(value: &Value, shape: &str, path: &mut String, found: &mut Vec<UnknownField>) {
-    let parent = path.len();
+fn visit<'a>(value: &'a Value, shape: &str, trail: &mut Trail<'a>, found: &mut Vec<UnknownField>) {
     if let Some(item_shape) = shape.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
         for (index, item) in value.as_array().into_iter().flatten().enumerate() {
-            let _ = write!(path, "[{index}]");
-            visit(item, item_shape, path, found);
-            path.truncate(parent);
+            trail.push(Step::Index(index));
+            visit(item, item_shape, trail, found);
+            trail.pop();
         }
     } else if let Some(entry_shape) = shape.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
         for (key, entry) in value.as_object().into_iter().flatten() {
-            let _ = write!(path, "[{key}]");
-            visit(entry, entry_shape, path, found);
-            path.truncate(parent);
+            trail.push(Step::MapKey(key));
+            visit(entry, entry_shape, trail, found);
+            trail.pop();
         }
     } else if let (Some(object), Some(fields)) = (value.as_object(), fields_of(shape)) {
         for (key, entry) in object {
-            if parent > 0 {
-                path.push('.');
-            }
-            path.push_str(key);
+            trail.push(Step::Field(key));
             match fields.iter().find(|(name, _)| name == key) {
-                Some((_, field_shape)) => visit(entry, field_shape, path, found),
+                Some((_, field_shape)) => visit(entry, field_shape, trail, found),
                 None => found.push(UnknownField {
-                    path: path.clone(),
+                    path: trail.render(),
                     suggestion: crate::suggest::nearest(key, fields.iter().map(|(name, _)| *name)),
                 }),
             }
-            path.truncate(parent);
+            trail.pop();
         }
     }
 }
@@ -897,7 +894,7 @@ mod tests {
         // look at one directly.
         let mut found = Vec::new();
         let map = json!({"a.b/c": {"name": "x", "nme": "y"}});
-        visit(&map, "{Container}", &mut String::from("spec"), &mut found);
+        visit(&map, "{Container}", &mut Trail::new("spec"), &mut found);
         assert_eq!(found, vec![unknown("spec[a.b/c].nme", Some("name"))]);
     }
 
