@@ -59,79 +59,131 @@ pub fn unknown_fields(kind: &str, object: &Value) -> Option<Vec<UnknownField>> {
         return None;
     }
     let mut found = Vec::new();
-    visit(object, kind, &mut Trail::new(""), &mut found);
+    let root = Shape::Object(type_index(kind)?);
+    visit(object, &root, &mut Trail::new(""), &mut found);
     Some(found)
 }
 
-/// Looks through `value`, which the schema says has `shape`: `[S]` a list of
-/// S, `{S}` a map of S, a type name an object of that type, and "" anything
-/// without fields (a string, a number, free-form JSON).
+/// What the schema says a value is, with object types linked to their
+/// fields, so that a walk never looks a type up by name.
+#[derive(Debug)]
+enum Shape {
+    /// A string, a number, free-form JSON: nothing to look into.
+    Opaque,
+    /// An object of the type at this index of [`schema_types`].
+    Object(usize),
+    List(Box<Shape>),
+    /// A map with keys of any name.
+    Map(Box<Shape>),
+}
+
+/// Looks through `value`, which the schema says has `shape`.
 ///
 /// Recursion follows the value, which serde_json parses at most 128 deep.
-fn visit<'a>(value: &'a Value, shape: &str, trail: &mut Trail<'a>, found: &mut Vec<UnknownField>) {
-    if let Some(item_shape) = shape.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        for (index, item) in value.as_array().into_iter().flatten().enumerate() {
-            trail.push(Step::Index(index));
-            visit(item, item_shape, trail, found);
-            trail.pop();
-        }
-    } else if let Some(entry_shape) = shape.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-        for (key, entry) in value.as_object().into_iter().flatten() {
-            trail.push(Step::MapKey(key));
-            visit(entry, entry_shape, trail, found);
-            trail.pop();
-        }
-    } else if let (Some(object), Some(fields)) = (value.as_object(), fields_of(shape)) {
-        for (key, entry) in object {
-            trail.push(Step::Field(key));
-            match fields.iter().find(|(name, _)| name == key) {
-                Some((_, field_shape)) => visit(entry, field_shape, trail, found),
-                None => found.push(UnknownField {
-                    path: trail.render(),
-                    suggestion: crate::suggest::nearest(key, fields.iter().map(|(name, _)| *name)),
-                }),
+fn visit<'a>(
+    value: &'a Value,
+    shape: &Shape,
+    trail: &mut Trail<'a>,
+    found: &mut Vec<UnknownField>,
+) {
+    match shape {
+        Shape::Opaque => {}
+        Shape::List(item_shape) => {
+            for (index, item) in value.as_array().into_iter().flatten().enumerate() {
+                trail.push(Step::Index(index));
+                visit(item, item_shape, trail, found);
+                trail.pop();
             }
-            trail.pop();
+        }
+        Shape::Map(entry_shape) => {
+            for (key, entry) in value.as_object().into_iter().flatten() {
+                trail.push(Step::MapKey(key));
+                visit(entry, entry_shape, trail, found);
+                trail.pop();
+            }
+        }
+        Shape::Object(index) => {
+            let Some(object) = value.as_object() else {
+                return;
+            };
+            let fields = &schema_types()[*index].fields;
+            for (key, entry) in object {
+                trail.push(Step::Field(key));
+                match fields.iter().find(|(name, _)| name == key) {
+                    Some((_, field_shape)) => visit(entry, field_shape, trail, found),
+                    None => found.push(UnknownField {
+                        path: trail.render(),
+                        suggestion: crate::suggest::nearest(
+                            key,
+                            fields.iter().map(|(name, _)| *name),
+                        ),
+                    }),
+                }
+                trail.pop();
+            }
         }
     }
 }
 
-/// The fields of an object type, each with its shape.
-fn fields_of(type_name: &str) -> Option<&'static [Field]> {
-    let types = schema_types();
-    let index = types
-        .binary_search_by_key(&type_name, |(name, _)| name)
-        .ok()?;
-    Some(&types[index].1)
+/// An object type of [`SCHEMA`] and its fields.
+struct ObjectType {
+    name: &'static str,
+    fields: Vec<(&'static str, Shape)>,
 }
 
-/// A field name and its shape.
-type Field = (&'static str, &'static str);
+/// The index of an object type in [`schema_types`].
+fn type_index(name: &str) -> Option<usize> {
+    schema_types()
+        .binary_search_by_key(&name, |object_type| object_type.name)
+        .ok()
+}
 
-/// [`SCHEMA`] as a list of types sorted by name, each with its fields, split
-/// once per module instance: scanning the text for every object visited took
-/// most of an evaluation.
-fn schema_types() -> &'static [(&'static str, Vec<Field>)] {
-    static TYPES: OnceLock<Vec<(&'static str, Vec<Field>)>> = OnceLock::new();
+/// [`SCHEMA`] as a list of types sorted by name, each with its fields and
+/// their shapes, parsed once per module instance: scanning the text for
+/// every object visited took most of an evaluation.
+fn schema_types() -> &'static [ObjectType] {
+    static TYPES: OnceLock<Vec<ObjectType>> = OnceLock::new();
     TYPES.get_or_init(|| {
-        let mut types: Vec<_> = SCHEMA
+        let mut definitions: Vec<(&str, &str)> = SCHEMA
             .split(';')
             .filter_map(|definition| definition.split_once('='))
-            .map(|(name, fields)| {
-                let fields = fields
-                    .split_whitespace()
-                    .map(|field| field.split_once(':').unwrap_or((field, "")))
-                    .collect();
-                (name.trim(), fields)
-            })
+            .map(|(name, fields)| (name.trim(), fields))
             .collect();
-        types.sort_unstable_by_key(|(name, _)| *name);
-        types
+        definitions.sort_unstable_by_key(|(name, _)| *name);
+        let names: Vec<&str> = definitions.iter().map(|(name, _)| *name).collect();
+        definitions
+            .iter()
+            .map(|(name, fields)| ObjectType {
+                name,
+                fields: fields
+                    .split_whitespace()
+                    .map(|field| {
+                        let (field, shape) = field.split_once(':').unwrap_or((field, ""));
+                        (field, parse_shape(shape, &names))
+                    })
+                    .collect(),
+            })
+            .collect()
     })
 }
 
+/// A shape of [`SCHEMA`]: `[S]` a list of S, `{S}` a map of S, a type name
+/// an object of that type, and anything else opaque. `names` are the types,
+/// sorted.
+fn parse_shape(text: &str, names: &[&str]) -> Shape {
+    if let Some(item) = text.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        Shape::List(Box::new(parse_shape(item, names)))
+    } else if let Some(entry) = text.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        Shape::Map(Box::new(parse_shape(entry, names)))
+    } else {
+        names
+            .binary_search(&text)
+            .map_or(Shape::Opaque, Shape::Object)
+    }
+}
+
 /// Every object type the supported kinds can hold: `Type = field field:Shape
-/// ...;`, shapes as in [`visit`]. Generated by the test
+/// ...;`, shapes as in [`parse_shape`]. Generated by the test
 /// `the_schema_is_the_one_k8s_openapi_decodes`, which prints it anew when
 /// k8s-openapi changes.
 const SCHEMA: &str = "
@@ -894,7 +946,9 @@ mod tests {
         // look at one directly.
         let mut found = Vec::new();
         let map = json!({"a.b/c": {"name": "x", "nme": "y"}});
-        visit(&map, "{Container}", &mut Trail::new("spec"), &mut found);
+        let names: Vec<&str> = schema_types().iter().map(|t| t.name).collect();
+        let shape = parse_shape("{Container}", &names);
+        visit(&map, &shape, &mut Trail::new("spec"), &mut found);
         assert_eq!(found, vec![unknown("spec[a.b/c].nme", Some("name"))]);
     }
 
@@ -919,7 +973,7 @@ mod tests {
             for (field, shape) in fields.split_whitespace().filter_map(|f| f.split_once(':')) {
                 let type_name = shape.trim_matches(['[', ']', '{', '}']);
                 assert!(
-                    fields_of(type_name).is_some(),
+                    type_index(type_name).is_some(),
                     "{}.{field} names the undefined type {type_name}",
                     name.trim()
                 );
