@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use crate::change::Change;
 use crate::error::PolicyError;
 use crate::json_edit::child_or_insert;
-use crate::log_sidecars::{annotated_names, declared_sidecars, is_native, name};
+use crate::log_sidecars::{Declared, Sidecar, annotated_names, declared_sidecars, is_native, name};
 use crate::pod_shape::shape_problems;
 use crate::settings::{Placement, Settings};
 use crate::tail_command::{TailFollow, tail_follow};
@@ -85,7 +85,7 @@ pub fn convert_template(
         ));
         return conversion;
     }
-    let converted = convert_spec(spec, &declared, location, settings, &mut conversion);
+    let converted = convert_spec(spec, declared, location, settings, &mut conversion);
     if conversion.problems.is_empty() {
         record_converted(template, &annotations, &converted, settings);
     }
@@ -96,7 +96,7 @@ pub fn convert_template(
 /// names of the containers that became native sidecars.
 fn convert_spec(
     spec: &mut Map<String, Value>,
-    declared: &crate::log_sidecars::Declared,
+    declared: Declared,
     location: &TemplateLocation,
     settings: &Settings,
     conversion: &mut Conversion,
@@ -108,16 +108,20 @@ fn convert_spec(
 
     let mut moved = Vec::new();
     let mut apps = Vec::new();
+    // Both lists are in list order: one pass keeps large pods linear.
+    let mut regular = declared.regular.into_iter().peekable();
     for (i, container) in containers.drain(..).enumerate() {
-        // `regular` is in list order: a search keeps large pods linear.
-        if declared.regular.binary_search(&i).is_ok() {
-            moved.push((format!("{spec_path}.containers[{i}]"), container));
-        } else {
-            apps.push(container);
+        match regular.next_if(|sidecar| sidecar.index == i) {
+            Some(sidecar) => moved.push((
+                format!("{spec_path}.containers[{i}]"),
+                container,
+                sidecar.tail,
+            )),
+            None => apps.push(container),
         }
     }
     if apps.is_empty() && !moved.is_empty() {
-        let names: Vec<&str> = moved.iter().map(|(_, c)| name(c)).collect();
+        let names: Vec<&str> = moved.iter().map(|(_, c, _)| name(c)).collect();
         conversion
             .problems
             .push(PolicyError::NoRegularContainerLeft {
@@ -135,11 +139,10 @@ fn convert_spec(
     );
     let mut access = Access::default();
     let mut converted = Vec::new();
+    let mut stripped = declared.stripped.into_iter().peekable();
     for (i, container) in init_containers.iter_mut().enumerate() {
         let path = format!("{spec_path}.initContainers[{i}]");
-        if declared.stripped.contains(&i) {
-            // Parsed once: the refusals and the mounts both need it.
-            let tail = tail_follow(container);
+        if let Some(Sidecar { tail, .. }) = stripped.next_if(|sidecar| sidecar.index == i) {
             refusals(
                 container,
                 tail.as_ref(),
@@ -168,8 +171,7 @@ fn convert_spec(
             .unwrap_or(init_containers.len()),
     };
     let mut natives = Vec::with_capacity(moved.len());
-    for (offset, (from, mut container)) in moved.into_iter().enumerate() {
-        let tail = tail_follow(&container);
+    for (offset, (from, mut container, tail)) in moved.into_iter().enumerate() {
         refusals(
             &container,
             tail.as_ref(),

@@ -4,16 +4,26 @@ use serde_json::{Map, Value};
 
 use crate::error::PolicyError;
 use crate::settings::Settings;
-use crate::tail_command::tail_follow;
+use crate::tail_command::{TailFollow, tail_follow};
 
 /// The log sidecars of a pod template that are not native yet.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Declared {
-    /// Indices in `spec.containers` of the sidecars to move, in list order.
-    pub regular: Vec<usize>,
-    /// Indices in `spec.initContainers` of log sidecars that lack
-    /// `restartPolicy: Always`: as init containers they never finish.
-    pub stripped: Vec<usize>,
+    /// The sidecars to move from `spec.containers`, in list order.
+    pub regular: Vec<Sidecar>,
+    /// The log sidecars in `spec.initContainers` that lack `restartPolicy:
+    /// Always`, in list order: as init containers they never finish.
+    pub stripped: Vec<Sidecar>,
+}
+
+/// A declared log sidecar.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Sidecar {
+    /// Its index in its container list.
+    pub index: usize,
+    /// What its command line follows, parsed once for detection and the
+    /// conversion.
+    pub tail: Option<TailFollow>,
 }
 
 /// Names listed in a comma-separated annotation value.
@@ -79,30 +89,30 @@ pub fn declared_sidecars(
             || is_native(c)
             || settings.sidecar_names.iter().any(|n| n == name(c))
     };
-    let explicit_regular: Vec<usize> = (0..containers.len())
-        .filter(|&i| explicit(&containers[i]))
-        .collect();
-    let detected: Vec<usize> = if settings.detect_streaming_sidecars && containers.len() >= 2 {
-        (0..containers.len())
-            .filter(|&i| !explicit_regular.contains(&i) && tail_follow(&containers[i]).is_some())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let detect = settings.detect_streaming_sidecars && containers.len() >= 2;
+    let mut regular = Vec::new();
+    for (index, container) in containers.iter().enumerate() {
+        let declared = explicit(container);
+        if declared || detect {
+            let tail = tail_follow(container);
+            if declared || tail.is_some() {
+                regular.push(Sidecar { index, tail });
+            }
+        }
+    }
     // Detection guesses; it must never turn every container into a sidecar.
-    let regular = if explicit_regular.len() + detected.len() < containers.len() {
-        let mut all = [explicit_regular, detected].concat();
-        all.sort_unstable();
-        all
-    } else {
-        explicit_regular
-    };
+    if regular.len() == containers.len() {
+        regular.retain(|sidecar| explicit(&containers[sidecar.index]));
+    }
 
-    let stripped = (0..init_containers.len())
-        .filter(|&i| {
-            let c = &init_containers[i];
+    let stripped = init_containers
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !is_native(c))
+        .filter_map(|(index, c)| {
+            let tail = tail_follow(c);
             let recorded = converted.contains(&name(c)) || explicit(c);
-            !is_native(c) && (recorded || tail_follow(c).is_some())
+            (recorded || tail.is_some()).then_some(Sidecar { index, tail })
         })
         .collect();
     Ok(Declared { regular, stripped })
@@ -128,11 +138,16 @@ mod tests {
         declared_sidecars(&annotations, &spec, &settings).expect("no declaration problem")
     }
 
-    fn regular(indices: &[usize]) -> Declared {
-        Declared {
-            regular: indices.to_vec(),
-            stripped: vec![],
-        }
+    /// The indices of the regular and of the stripped sidecars.
+    type Indices = (Vec<usize>, Vec<usize>);
+
+    fn indices(declared: &Declared) -> Indices {
+        let of = |list: &[Sidecar]| list.iter().map(|s| s.index).collect();
+        (of(&declared.regular), of(&declared.stripped))
+    }
+
+    fn regular(indices: &[usize]) -> Indices {
+        (indices.to_vec(), vec![])
     }
 
     #[rstest]
@@ -200,13 +215,13 @@ mod tests {
         json!({}),
         json!({"containers": [app("app")], "initContainers": [app("setup"), tailer("s")]}),
         Settings::default(),
-        Declared { regular: vec![], stripped: vec![1] }
+        (vec![], vec![1])
     )]
     #[case::recorded_as_converted_but_no_longer_native(
         json!({"log-sidecar.io/converted": "s"}),
         json!({"containers": [app("app")], "initContainers": [app("s")]}),
         Settings::default(),
-        Declared { regular: vec![], stripped: vec![0] }
+        (vec![], vec![0])
     )]
     #[case::native_sidecars_are_left_alone(
         json!({"log-sidecar.io/converted": "s", "log-sidecar.io/containers": "s"}),
@@ -218,12 +233,36 @@ mod tests {
         #[case] annotations: Value,
         #[case] spec: Value,
         #[case] settings: Settings,
-        #[case] expected: Declared,
+        #[case] expected: Indices,
     ) {
         assert_eq!(
-            declared(annotations, spec.clone(), settings),
+            indices(&declared(annotations, spec.clone(), settings)),
             expected,
             "in {spec}"
+        );
+    }
+
+    #[test]
+    fn each_sidecar_carries_the_files_it_follows() {
+        let spec = json!({
+            "containers": [app("app"), tailer("detected"), app("named")],
+            "initContainers": [tailer("stripped")],
+        });
+        let settings = Settings {
+            sidecar_names: vec!["named".to_string()],
+            ..Settings::default()
+        };
+        let found = declared(json!({}), spec, settings);
+        let follows =
+            |sidecar: &Sidecar| sidecar.tail.as_ref().map(|t| (t.files.clone(), t.retries));
+        let file = Some((vec!["/var/log/app.log".to_string()], true));
+        assert_eq!(
+            found.regular.iter().map(follows).collect::<Vec<_>>(),
+            vec![file.clone(), None]
+        );
+        assert_eq!(
+            found.stripped.iter().map(follows).collect::<Vec<_>>(),
+            vec![file]
         );
     }
 
