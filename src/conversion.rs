@@ -43,7 +43,8 @@ pub fn convert_template(
         return conversion;
     }
     let annotations = template
-        .pointer("/metadata/annotations")
+        .get("metadata")
+        .and_then(|metadata| metadata.get("annotations"))
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
@@ -244,7 +245,8 @@ fn refusals(
         problems.push(PolicyError::StartupProbe { path: path.clone() });
     }
     if container
-        .pointer("/lifecycle/postStart")
+        .get("lifecycle")
+        .and_then(|lifecycle| lifecycle.get("postStart"))
         .is_some_and(|h| !h.is_null())
     {
         problems.push(PolicyError::PostStart { path: path.clone() });

@@ -100,13 +100,16 @@ pub fn evaluate_request(
 ) -> Evaluation {
     let object = request.get_mut("object").map(Value::take);
     let request = &*request;
-    let text = |pointer| {
-        request
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    };
-    let (kind, operation) = (text("/kind/kind"), text("/operation"));
+    // `get`, not `pointer`: a pointer allocates a string per token.
+    let kind = request
+        .get("kind")
+        .and_then(|kind| kind.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let operation = request
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let Some(location) = template_location(kind) else {
         return Evaluation::accept();
     };
