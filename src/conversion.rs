@@ -4,9 +4,9 @@ use serde_json::{Map, Value, json};
 
 use crate::change::Change;
 use crate::error::PolicyError;
-use crate::json_edit::child_or_insert;
 use crate::log_sidecars::{Declared, Sidecar, annotated_names, declared_sidecars, is_native, name};
 use crate::pod_shape::shape_problems;
+use crate::raw_json::{child_or_insert, field};
 use crate::settings::{Placement, Settings};
 use crate::tail_command::{TailFollow, tail_follow};
 use crate::version::KubeVersion;
@@ -230,10 +230,10 @@ fn refusals(
     problems: &mut Vec<PolicyError>,
 ) {
     let path = path.to_string();
-    if container.get("restartPolicyRules").is_some() {
+    if field(container, "restartPolicyRules").is_some() {
         problems.push(PolicyError::RestartPolicyRules { path: path.clone() });
     }
-    if let Some(value) = container.get("restartPolicy").and_then(Value::as_str)
+    if let Some(value) = field(container, "restartPolicy").and_then(Value::as_str)
         && value != "Always"
     {
         problems.push(PolicyError::RestartPolicyNotAlways {
@@ -241,7 +241,7 @@ fn refusals(
             value: value.to_string(),
         });
     }
-    if container.get("startupProbe").is_some_and(|p| !p.is_null()) {
+    if field(container, "startupProbe").is_some_and(|p| !p.is_null()) {
         problems.push(PolicyError::StartupProbe { path: path.clone() });
     }
     if container
@@ -259,7 +259,7 @@ fn refusals(
             file: tail.files.join(" "),
         });
     }
-    if container.get("resizePolicy").is_some_and(|p| !p.is_null())
+    if field(container, "resizePolicy").is_some_and(|p| !p.is_null())
         && settings.kubernetes_version < SIDECAR_RESIZE_SINCE
     {
         problems.push(PolicyError::ResizePolicyTooOld {

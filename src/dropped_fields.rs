@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::kube_path::{Step, Trail};
+use crate::kube_path::Path;
+use crate::raw_json::field;
 use crate::version::KubeVersion;
 
 /// One field the API server would drop.
@@ -40,7 +41,7 @@ pub fn dropped_fields(
     let mut dropped = Vec::new();
     // Looked up once: every volume mount of every container is checked against them.
     let image_volumes: Vec<&str> = image_volume_names(pod_spec).collect();
-    let mut trail = Trail::new(spec_path);
+    let root = Path::Root(spec_path);
     for (row, patterns) in ROWS.iter().zip(compiled_patterns()) {
         let on_by_default = row
             .on_by_default_since
@@ -49,10 +50,10 @@ pub fn dropped_fields(
             continue;
         }
         for pattern in patterns {
-            walk(pod_spec, pattern, &mut trail, &mut |value, trail| {
+            walk(pod_spec, pattern, &root, &mut |value, path| {
                 if row.condition.holds(value, &image_volumes) {
                     dropped.push(DroppedField {
-                        path: trail.render(),
+                        path: path.to_string(),
                         gate: row.gate,
                         on_by_default_since: row.on_by_default_since,
                     });
@@ -173,34 +174,26 @@ fn compiled_patterns() -> &'static [Vec<Vec<Segment>>] {
     })
 }
 
-/// Calls `found` with the value and trail of every node that `pattern`
-/// reaches from `node`, whose trail is `trail` (left as it was). A node of
-/// the wrong JSON type ends its branch: `get` and `as_array` give `None`.
-fn walk<'a>(
-    node: &'a Value,
-    pattern: &[Segment],
-    trail: &mut Trail<'a>,
-    found: &mut impl FnMut(&'a Value, &Trail<'a>),
-) {
+/// Calls `found` with the value and path of every node that `pattern`
+/// reaches from `node`, whose path is `path`. A node of the wrong JSON type
+/// ends its branch: `get` and `as_array` give `None`.
+fn walk(node: &Value, pattern: &[Segment], path: &Path, found: &mut impl FnMut(&Value, &Path)) {
     let Some((segment, rest)) = pattern.split_first() else {
-        found(node, trail);
+        found(node, path);
         return;
     };
     for key in &segment.keys {
-        let Some(child) = node.get(key) else {
+        let Some(child) = field(node, key) else {
             continue;
         };
-        trail.push(Step::Field(key));
+        let child_path = path.field(key);
         if segment.each {
             for (index, item) in child.as_array().into_iter().flatten().enumerate() {
-                trail.push(Step::Index(index));
-                walk(item, rest, trail, found);
-                trail.pop();
+                walk(item, rest, &child_path.index(index), found);
             }
         } else {
-            walk(child, rest, trail, found);
+            walk(child, rest, &child_path, found);
         }
-        trail.pop();
     }
 }
 

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::PolicyError;
+use crate::raw_json::field;
 use crate::settings::Settings;
 use crate::tail_command::{TailFollow, tail_follow};
 
@@ -43,15 +44,14 @@ pub fn annotated_names<'a>(annotations: &'a Map<String, Value>, key: &str) -> Ve
 
 /// The `name` of a container or volume (shape-checked before use).
 pub fn name(container: &Value) -> &str {
-    container
-        .get("name")
+    field(container, "name")
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
 
 /// Whether an init container is a native sidecar.
 pub fn is_native(container: &Value) -> bool {
-    container.get("restartPolicy").and_then(Value::as_str) == Some("Always")
+    field(container, "restartPolicy").and_then(Value::as_str) == Some("Always")
 }
 
 /// The declared log sidecars of a shape-checked pod template.

@@ -3,11 +3,12 @@
 //! instead of being misread.
 
 use std::collections::HashSet;
-use std::fmt;
 
 use serde_json::Value;
 
 use crate::error::PolicyError;
+use crate::kube_path::Path;
+use crate::raw_json::field;
 
 /// The container lists the policy reads and writes.
 pub const CONTAINER_LISTS: [&str; 2] = ["containers", "initContainers"];
@@ -37,7 +38,7 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
         for (i, container) in check.list(spec.get(list), &list_path).iter().enumerate() {
             let path = list_path.index(i);
             check_container(&mut check, container, &path);
-            if let Some(name) = container.get("name").and_then(Value::as_str)
+            if let Some(name) = field(container, "name").and_then(Value::as_str)
                 && !names.insert(name)
             {
                 check.problems.push(PolicyError::DuplicateContainerName {
@@ -66,11 +67,14 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         return;
     }
     check.required_string(container, path, "name");
-    check.string(container.get("restartPolicy"), &path.field("restartPolicy"));
+    check.string(
+        field(container, "restartPolicy"),
+        &path.field("restartPolicy"),
+    );
     for key in ["command", "args"] {
         let list_path = path.field(key);
         for (i, word) in check
-            .list(container.get(key), &list_path)
+            .list(field(container, key), &list_path)
             .iter()
             .enumerate()
         {
@@ -79,7 +83,7 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
     }
     let mounts_path = path.field("volumeMounts");
     for (i, mount) in check
-        .list(container.get("volumeMounts"), &mounts_path)
+        .list(field(container, "volumeMounts"), &mounts_path)
         .iter()
         .enumerate()
     {
@@ -87,14 +91,17 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         if check.object(Some(mount), &mount_path).is_some() {
             check.required_string(mount, &mount_path, "name");
             check.required_string(mount, &mount_path, "mountPath");
-            check.string(mount.get("subPath"), &mount_path.field("subPath"));
-            check.string(mount.get("subPathExpr"), &mount_path.field("subPathExpr"));
-            check.boolean(mount.get("readOnly"), &mount_path.field("readOnly"));
+            check.string(field(mount, "subPath"), &mount_path.field("subPath"));
+            check.string(
+                field(mount, "subPathExpr"),
+                &mount_path.field("subPathExpr"),
+            );
+            check.boolean(field(mount, "readOnly"), &mount_path.field("readOnly"));
         }
     }
     let env_path = path.field("env");
     for (i, var) in check
-        .list(container.get("env"), &env_path)
+        .list(field(container, "env"), &env_path)
         .iter()
         .enumerate()
     {
@@ -105,56 +112,18 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
     }
     let ports_path = path.field("ports");
     for (i, port) in check
-        .list(container.get("ports"), &ports_path)
+        .list(field(container, "ports"), &ports_path)
         .iter()
         .enumerate()
     {
         let port_path = ports_path.index(i);
         if check.object(Some(port), &port_path).is_some() {
-            check.integer(port.get("hostPort"), &port_path.field("hostPort"));
-            check.string(port.get("protocol"), &port_path.field("protocol"));
-            check.string(port.get("hostIP"), &port_path.field("hostIP"));
+            check.integer(field(port, "hostPort"), &port_path.field("hostPort"));
+            check.string(field(port, "protocol"), &port_path.field("protocol"));
+            check.string(field(port, "hostIP"), &port_path.field("hostIP"));
         }
     }
-    check.object(container.get("lifecycle"), &path.field("lifecycle"));
-}
-
-/// A kubectl path, written out only when a problem is reported: nearly every
-/// value checked is fine, and formatting every path took more time than the
-/// checks themselves.
-enum Path<'a> {
-    Root(&'a str),
-    /// `parent.name`
-    Field(&'a Path<'a>, &'a str),
-    /// `parent[index]`
-    Index(&'a Path<'a>, usize),
-    /// `parent[key]`, for the keys of a map such as annotations.
-    Key(&'a Path<'a>, &'a str),
-}
-
-impl<'a> Path<'a> {
-    fn field(&'a self, name: &'a str) -> Path<'a> {
-        Path::Field(self, name)
-    }
-
-    fn index(&'a self, index: usize) -> Path<'a> {
-        Path::Index(self, index)
-    }
-
-    fn key(&'a self, key: &'a str) -> Path<'a> {
-        Path::Key(self, key)
-    }
-}
-
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Path::Root(path) => f.write_str(path),
-            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
-            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
-            Path::Key(parent, key) => write!(f, "{parent}[{key}]"),
-        }
-    }
+    check.object(field(container, "lifecycle"), &path.field("lifecycle"));
 }
 
 /// Records a problem for each value of the wrong type; absent and `null`
@@ -205,7 +174,7 @@ impl Checker<'_> {
 
     fn required_string(&mut self, object: &Value, path: &Path, key: &str) {
         let path = path.field(key);
-        match object.get(key) {
+        match field(object, key) {
             Some(Value::String(_)) => {}
             None | Some(Value::Null) => self.problems.push(PolicyError::Missing {
                 path: path.to_string(),

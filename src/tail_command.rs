@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::raw_json::field;
+
 /// How a `tail` command follows its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TailFollow {
@@ -28,7 +30,7 @@ pub fn tail_follow(container: &Value) -> Option<TailFollow> {
 /// entrypoint is unknown here, so `args` alone stands for the command line).
 fn container_argv(container: &Value) -> Option<Vec<&str>> {
     let strings = |key| -> Option<Vec<&str>> {
-        match container.get(key) {
+        match field(container, key) {
             None | Some(Value::Null) => Some(Vec::new()),
             Some(Value::Array(items)) => items.iter().map(Value::as_str).collect(),
             Some(_) => None,

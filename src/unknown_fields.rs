@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::kube_path::{Step, Trail};
+use crate::kube_path::Path;
 
 /// A key that the schema of its object does not define.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub fn unknown_fields(kind: &str, object: &Value) -> Option<Vec<UnknownField>> {
     }
     let mut found = Vec::new();
     let root = Shape::Object(type_index(kind)?);
-    visit(object, &root, &mut Trail::new(""), &mut found);
+    visit(object, &root, &Path::Root(""), &mut found);
     Some(found)
 }
 
@@ -80,26 +80,17 @@ enum Shape {
 /// Looks through `value`, which the schema says has `shape`.
 ///
 /// Recursion follows the value, which serde_json parses at most 128 deep.
-fn visit<'a>(
-    value: &'a Value,
-    shape: &Shape,
-    trail: &mut Trail<'a>,
-    found: &mut Vec<UnknownField>,
-) {
+fn visit(value: &Value, shape: &Shape, path: &Path, found: &mut Vec<UnknownField>) {
     match shape {
         Shape::Opaque => {}
         Shape::List(item_shape) => {
             for (index, item) in value.as_array().into_iter().flatten().enumerate() {
-                trail.push(Step::Index(index));
-                visit(item, item_shape, trail, found);
-                trail.pop();
+                visit(item, item_shape, &path.index(index), found);
             }
         }
         Shape::Map(entry_shape) => {
             for (key, entry) in value.as_object().into_iter().flatten() {
-                trail.push(Step::MapKey(key));
-                visit(entry, entry_shape, trail, found);
-                trail.pop();
+                visit(entry, entry_shape, &path.key(key), found);
             }
         }
         Shape::Object(index) => {
@@ -108,18 +99,16 @@ fn visit<'a>(
             };
             let fields = &schema_types()[*index].fields;
             for (key, entry) in object {
-                trail.push(Step::Field(key));
                 match fields.iter().find(|(name, _)| name == key) {
-                    Some((_, field_shape)) => visit(entry, field_shape, trail, found),
+                    Some((_, field_shape)) => visit(entry, field_shape, &path.field(key), found),
                     None => found.push(UnknownField {
-                        path: trail.render(),
+                        path: path.field(key).to_string(),
                         suggestion: crate::suggest::nearest(
                             key,
                             fields.iter().map(|(name, _)| *name),
                         ),
                     }),
                 }
-                trail.pop();
             }
         }
     }
@@ -948,7 +937,7 @@ mod tests {
         let map = json!({"a.b/c": {"name": "x", "nme": "y"}});
         let names: Vec<&str> = schema_types().iter().map(|t| t.name).collect();
         let shape = parse_shape("{Container}", &names);
-        visit(&map, &shape, &mut Trail::new("spec"), &mut found);
+        visit(&map, &shape, &Path::Root("spec"), &mut found);
         assert_eq!(found, vec![unknown("spec[a.b/c].nme", Some("name"))]);
     }
 

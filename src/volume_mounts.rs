@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::change::Change;
 use crate::error::PolicyError;
-use crate::json_edit::child_or_insert;
 use crate::log_sidecars::name;
+use crate::raw_json::{child_or_insert, field};
 
 /// A `volumeMount` as far as file locations go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,25 +24,14 @@ enum Sub {
     Expr(String),
 }
 
-/// Where a file lives: inside which volume, at which path. A `subPathExpr`
-/// depends on the container's environment, so it stays unexpanded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Location {
-    Plain {
-        volume: String,
-        path: String,
-    },
-    Expr {
-        volume: String,
-        expr: String,
-        rest: String,
-    },
-}
-
 impl Mount {
     fn read(mount: &Value) -> Mount {
-        let text = |key| mount.get(key).and_then(Value::as_str).unwrap_or_default();
-        let sub = match mount.get("subPathExpr").and_then(Value::as_str) {
+        let text = |key| {
+            field(mount, key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let sub = match field(mount, "subPathExpr").and_then(Value::as_str) {
             Some(expr) if !expr.is_empty() => Sub::Expr(expr.to_string()),
             _ => Sub::Path(text("subPath").to_string()),
         };
@@ -64,19 +53,19 @@ impl Mount {
         (rest.is_empty() || rest.starts_with('/')).then(|| rest.trim_start_matches('/'))
     }
 
-    fn location(&self, file: &str) -> Option<Location> {
-        let rest = self.below(file)?;
-        Some(match &self.sub {
-            Sub::Path(sub) => Location::Plain {
-                volume: self.volume.clone(),
-                path: normalize(&format!("{sub}/{rest}")),
-            },
-            Sub::Expr(expr) => Location::Expr {
-                volume: self.volume.clone(),
-                expr: expr.clone(),
-                rest: normalize(rest),
-            },
-        })
+    /// Whether `file` seen through this mount and through `other` is the
+    /// same place: the same path inside the same volume. A `subPathExpr`
+    /// depends on the container's environment, so it is compared unexpanded.
+    fn same_place(&self, other: &Mount, file: &str) -> bool {
+        let (Some(rest), Some(other_rest)) = (self.below(file), other.below(file)) else {
+            return self.below(file).is_none() && other.below(file).is_none();
+        };
+        let (sub, other_sub) = match (&self.sub, &other.sub) {
+            (Sub::Path(sub), Sub::Path(other_sub)) => (sub.as_str(), other_sub.as_str()),
+            (Sub::Expr(expr), Sub::Expr(other_expr)) if expr == other_expr => ("", ""),
+            _ => return false,
+        };
+        self.volume == other.volume && components(sub, rest).eq(components(other_sub, other_rest))
     }
 
     /// The mount a sidecar needs to see the file where the app writes it.
@@ -100,11 +89,12 @@ impl Mount {
     }
 }
 
-fn normalize(path: &str) -> String {
-    path.split('/')
+/// The parts of `sub` joined with `rest`, without empty parts and `.`:
+/// `logs/./app` and `logs/app/` are the same path.
+fn components<'p>(sub: &'p str, rest: &'p str) -> impl Iterator<Item = &'p str> {
+    sub.split('/')
+        .chain(rest.split('/'))
         .filter(|part| !part.is_empty() && *part != ".")
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 fn mounts(container: &Value) -> Vec<Mount> {
@@ -217,7 +207,7 @@ impl<'a> SharedFiles<'a> {
             return;
         };
         match owned {
-            Some(own) if own.location(file) != app_mount.location(file) => {
+            Some(own) if !own.same_place(&app_mount, file) => {
                 access.problems.push(PolicyError::ReadsAnotherVolume {
                     path: path.to_string(),
                     file: file.to_string(),
@@ -266,9 +256,7 @@ impl<'a> SharedFiles<'a> {
             .filter(|(k, (app, _))| deepest.get(k + 1).is_none_or(|(next, _)| next != app))
             .map(|(_, candidate)| candidate);
         let first = at_longest.next()?;
-        if let Some((_, other)) =
-            at_longest.find(|(_, m)| m.location(file) != first.1.location(file))
-        {
+        if let Some((_, other)) = at_longest.find(|(_, m)| !m.same_place(&first.1, file)) {
             access.problems.push(PolicyError::AmbiguousAppVolume {
                 path: path.to_string(),
                 file: file.to_string(),
