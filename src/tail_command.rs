@@ -59,11 +59,37 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// Outside quotes, what makes a script more than one simple command to this
+/// policy: operators, redirections, expansions, globs and comments.
+const SPECIAL: [char; 17] = [
+    '\n', ';', '&', '|', '<', '>', '(', ')', '`', '$', '*', '?', '[', '#', '~', '{', '}',
+];
+
 /// Splits a shell script into words when it is one simple command: quotes
-/// and backslashes are honoured; any operator, redirection, expansion or glob
-/// makes it a script this policy does not try to understand. A leading
-/// `exec` is dropped, since it does not change what runs.
+/// and backslashes are honoured; any [`SPECIAL`] character makes it a
+/// script this policy does not try to understand. A leading `exec` is
+/// dropped, since it does not change what runs.
 fn split_simple_command(script: &str) -> Option<Vec<String>> {
+    let mut words = if script.contains(['\'', '"', '\\']) {
+        split_quoted(script)?
+    } else if script.contains(SPECIAL) {
+        return None;
+    } else {
+        // Nothing quoted, the usual case: the words are what blanks separate.
+        script
+            .split([' ', '\t'])
+            .filter(|word| !word.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    if words.first().map(String::as_str) == Some("exec") {
+        words.remove(0);
+    }
+    Some(words)
+}
+
+/// [`split_simple_command`] for a script with quotes or backslashes.
+fn split_quoted(script: &str) -> Option<Vec<String>> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = script.chars();
@@ -101,15 +127,11 @@ fn split_simple_command(script: &str) -> Option<Vec<String>> {
                 '\n' => {}
                 e => word.get_or_insert_with(String::new).push(e),
             },
-            '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' | '`' | '$' | '*' | '?' | '[' | '#'
-            | '~' | '{' | '}' => return None,
+            c if SPECIAL.contains(&c) => return None,
             _ => word.get_or_insert_with(String::new).push(c),
         }
     }
     words.extend(word);
-    if words.first().map(String::as_str) == Some("exec") {
-        words.remove(0);
-    }
     Some(words)
 }
 
@@ -213,6 +235,10 @@ mod tests {
         json!({"command": ["/bin/sh", "-c", "tail -n +1 -F /var/log/cart-app.log"]}),
         follows(&["/var/log/cart-app.log"], true)
     )]
+    #[case::exec_and_tabs_in_an_unquoted_script(
+        json!({"command": ["sh", "-c", "exec\ttail  -F /a.log "]}),
+        follows(&["/a.log"], true)
+    )]
     #[case::upstream_example_in_args(
         json!({"args": ["/bin/sh", "-c", "tail -n+1 -F /var/log/1.log"]}),
         follows(&["/var/log/1.log"], true)
@@ -267,6 +293,7 @@ mod tests {
     #[case::no_file_reads_stdin(json!({"command": ["tail", "-F"]}))]
     #[case::compound_script(json!({"command": ["sh", "-c", "touch /a.log; tail -F /a.log"]}))]
     #[case::pipeline(json!({"command": ["sh", "-c", "tail -F /a.log | grep x"]}))]
+    #[case::pipeline_after_a_quoted_word(json!({"command": ["sh", "-c", "tail -F '/a.log' | grep x"]}))]
     #[case::variable_expansion(json!({"command": ["sh", "-c", "tail -F $LOG"]}))]
     #[case::expansion_inside_double_quotes(json!({"command": ["sh", "-c", "tail -F \"$LOG\""]}))]
     #[case::glob(json!({"command": ["sh", "-c", "tail -F /var/log/*.log"]}))]
