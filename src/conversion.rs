@@ -1,5 +1,7 @@
 //! Turning the declared log sidecars of one pod template into native sidecars.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value, json};
 
 use crate::change::Change;
@@ -343,8 +345,10 @@ fn record_converted(
     }
     let key = settings.annotation("converted");
     let mut names: Vec<&str> = annotated_names(annotations, &key);
+    // A set, so that recording hundreds of sidecars stays linear.
+    let mut recorded: HashSet<&str> = names.iter().copied().collect();
     for name in converted {
-        if !names.contains(&name.as_str()) {
+        if recorded.insert(name) {
             names.push(name);
         }
     }

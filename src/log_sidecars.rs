@@ -1,5 +1,7 @@
 //! Which containers of a pod template are declared log sidecars.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::PolicyError;
@@ -64,16 +66,13 @@ pub fn declared_sidecars(
     let list = |key| spec.get(key).and_then(Value::as_array).unwrap_or(&empty);
     let (containers, init_containers) = (list("containers"), list("initContainers"));
 
+    // Sets of names, so that pods with hundreds of containers stay linear.
+    let names: HashSet<&str> = containers.iter().chain(init_containers).map(name).collect();
     let listed_key = settings.annotation("containers");
     let listed = annotated_names(annotations, &listed_key);
     let unknown: Vec<PolicyError> = listed
         .iter()
-        .filter(|n| {
-            !containers
-                .iter()
-                .chain(init_containers)
-                .any(|c| name(c) == **n)
-        })
+        .filter(|n| !names.contains(*n))
         .map(|n| PolicyError::UnknownDeclaredContainer {
             annotation: listed_key.clone(),
             name: n.to_string(),
@@ -82,10 +81,13 @@ pub fn declared_sidecars(
     if !unknown.is_empty() {
         return Err(unknown);
     }
-    let converted = annotated_names(annotations, &settings.annotation("converted"));
+    let listed: HashSet<&str> = listed.into_iter().collect();
+    let converted: HashSet<&str> = annotated_names(annotations, &settings.annotation("converted"))
+        .into_iter()
+        .collect();
 
     let explicit = |c: &Value| {
-        listed.contains(&name(c))
+        listed.contains(name(c))
             || is_native(c)
             || settings.sidecar_names.iter().any(|n| n == name(c))
     };
@@ -111,7 +113,7 @@ pub fn declared_sidecars(
         .filter(|(_, c)| !is_native(c))
         .filter_map(|(index, c)| {
             let tail = tail_follow(c);
-            let recorded = converted.contains(&name(c)) || explicit(c);
+            let recorded = converted.contains(name(c)) || explicit(c);
             (recorded || tail.is_some()).then_some(Sidecar { index, tail })
         })
         .collect();
