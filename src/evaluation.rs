@@ -6,6 +6,7 @@ use crate::change::{Change, shorten};
 use crate::conversion::convert_template;
 use crate::error::PolicyError;
 use crate::field_checks::field_findings;
+use crate::payload::{self, Request};
 use crate::settings::{Mode, Settings};
 use crate::workload::{acts_on, template_location};
 
@@ -56,11 +57,11 @@ fn bounded(mut problems: Vec<String>) -> Vec<String> {
 
 /// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`.
 pub fn evaluate(bytes: &[u8]) -> Evaluation {
-    let mut payload: Value = match serde_json::from_slice(bytes) {
+    let payload = match payload::read(bytes) {
         Ok(payload) => payload,
         Err(e) => return Evaluation::reject(vec![PolicyError::PayloadNotJson(e.to_string())]),
     };
-    let settings = match Settings::from_value(payload.get("settings").unwrap_or(&Value::Null)) {
+    let settings = match Settings::from_value(&payload.settings) {
         Ok(settings) => settings,
         Err(reason) => {
             return Evaluation::reject(vec![PolicyError::SettingsInPayload {
@@ -69,47 +70,36 @@ pub fn evaluate(bytes: &[u8]) -> Evaluation {
             }]);
         }
     };
-    match payload.get_mut("request") {
-        Some(request @ Value::Object(_)) => {
-            evaluate_request(request, &settings, || object_as_sent(bytes))
-        }
-        _ => Evaluation::reject(vec![PolicyError::WrongType {
+    match payload.request {
+        Some(request) => evaluate_request(request, &settings, || object_as_sent(bytes)),
+        None => Evaluation::reject(vec![PolicyError::WrongType {
             path: "request".to_string(),
             expected: "an AdmissionRequest object",
         }]),
     }
 }
 
-/// `request.object` of a payload, parsed anew.
+/// `request.object` of a payload, read anew.
 fn object_as_sent(bytes: &[u8]) -> Value {
-    serde_json::from_slice::<Value>(bytes)
+    payload::read(bytes)
         .ok()
-        .and_then(|mut payload| payload.pointer_mut("/request/object").map(Value::take))
+        .and_then(|payload| payload.request)
+        .map(|request| request.object)
         .unwrap_or_default()
 }
 
 /// Evaluates an AdmissionRequest with valid settings. The conversion works
-/// on `request.object` itself, which is taken out of `request`; `as_sent`
-/// gives it back as it was, and is called only when the answer depends on
-/// that after a conversion changed it (a rejection, validate mode), so that
-/// the common paths do not pay for a copy of every object.
+/// on `request.object` itself; `as_sent` gives it back as it was, and is
+/// called only when the answer depends on that after a conversion changed
+/// it (a rejection, validate mode), so that the common paths do not pay for
+/// a copy of every object.
 pub fn evaluate_request(
-    request: &mut Value,
+    mut request: Request,
     settings: &Settings,
     as_sent: impl FnOnce() -> Value,
 ) -> Evaluation {
-    let object = request.get_mut("object").map(Value::take);
-    let request = &*request;
-    // `get`, not `pointer`: a pointer allocates a string per token.
-    let kind = request
-        .get("kind")
-        .and_then(|kind| kind.get("kind"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let operation = request
-        .get("operation")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let object = request.object.take();
+    let (kind, operation) = (request.kind(), request.operation());
     let Some(location) = template_location(kind) else {
         return Evaluation::accept();
     };
@@ -117,13 +107,13 @@ pub fn evaluate_request(
         return Evaluation::accept();
     }
     let mut output = match object {
-        Some(object @ Value::Object(_)) => object,
-        None | Some(Value::Null) => {
+        object @ Value::Object(_) => object,
+        Value::Null => {
             return Evaluation::reject(vec![PolicyError::Missing {
                 path: "request.object".to_string(),
             }]);
         }
-        Some(_) => {
+        _ => {
             return Evaluation::reject(vec![PolicyError::WrongType {
                 path: "request.object".to_string(),
                 expected: "an object",

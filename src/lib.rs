@@ -12,6 +12,7 @@ pub mod evaluation;
 pub mod field_checks;
 pub mod kube_path;
 pub mod log_sidecars;
+pub mod payload;
 pub mod pod_shape;
 pub mod raw_json;
 pub mod settings;

@@ -1,0 +1,221 @@
+//! The parts of a waPC `validate` payload that the policy reads.
+//!
+//! About half of a typical AdmissionRequest is envelope the policy never
+//! looks at (user info, resource names, options; on UPDATE the whole old
+//! object). The fast path has the parser skip those values without building
+//! them; any payload it does not expect is read whole instead, so that
+//! every kind of bad input gets the same answer either way.
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+
+/// What the policy reads of a payload `{"request": ..., "settings": ...}`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Payload {
+    /// `None` when `request` is absent or not an object.
+    pub request: Option<Request>,
+    /// `null` when absent.
+    pub settings: Value,
+}
+
+/// What the policy reads of an AdmissionRequest; `null` stands for absent.
+#[derive(Debug, Default, PartialEq)]
+pub struct Request {
+    pub kind: Value,
+    pub operation: Value,
+    pub object: Value,
+}
+
+impl Request {
+    /// `request.kind.kind`, or `""`.
+    pub fn kind(&self) -> &str {
+        self.kind
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// `request.operation`, or `""`.
+    pub fn operation(&self) -> &str {
+        self.operation.as_str().unwrap_or_default()
+    }
+}
+
+/// Reads a payload; the error is serde_json's, for bytes that are not JSON.
+pub fn read(bytes: &[u8]) -> Result<Payload, serde_json::Error> {
+    serde_json::from_slice(bytes).or_else(|_| read_whole(bytes))
+}
+
+/// The slow path: the payload parsed whole, for shapes the fast path refuses
+/// (not an object, `request` not an object, JSON the parser rejects).
+fn read_whole(bytes: &[u8]) -> Result<Payload, serde_json::Error> {
+    let mut payload: Value = serde_json::from_slice(bytes)?;
+    let settings = payload
+        .get_mut("settings")
+        .map(Value::take)
+        .unwrap_or_default();
+    let request = match payload.get_mut("request") {
+        Some(Value::Object(request)) => {
+            let mut take = |key| request.get_mut(key).map(Value::take).unwrap_or_default();
+            Some(Request {
+                kind: take("kind"),
+                operation: take("operation"),
+                object: take("object"),
+            })
+        }
+        _ => None,
+    };
+    Ok(Payload { request, settings })
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum PayloadKey {
+    Request,
+    Settings,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum RequestKey {
+    Kind,
+    Operation,
+    Object,
+    #[serde(other)]
+    Other,
+}
+
+// Both accept objects only (anything else is an error, and the payload is
+// then read whole); a repeated key keeps its last value, as a
+// `serde_json::Value` does.
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PayloadVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RequestVisitor)
+    }
+}
+
+struct PayloadVisitor;
+
+impl<'de> Visitor<'de> for PayloadVisitor {
+    type Value = Payload;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a validation payload object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Payload, A::Error> {
+        let mut payload = Payload::default();
+        while let Some(key) = map.next_key()? {
+            match key {
+                PayloadKey::Request => payload.request = Some(map.next_value()?),
+                PayloadKey::Settings => payload.settings = map.next_value()?,
+                PayloadKey::Other => skip(&mut map)?,
+            }
+        }
+        Ok(payload)
+    }
+}
+
+struct RequestVisitor;
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = Request;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an AdmissionRequest object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request, A::Error> {
+        let mut request = Request::default();
+        while let Some(key) = map.next_key()? {
+            match key {
+                RequestKey::Kind => request.kind = map.next_value()?,
+                RequestKey::Operation => request.operation = map.next_value()?,
+                RequestKey::Object => request.object = map.next_value()?,
+                RequestKey::Other => skip(&mut map)?,
+            }
+        }
+        Ok(request)
+    }
+}
+
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>().map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    /// Every payload reads the same through the fast path and whole.
+    #[rstest]
+    #[case::a_full_request(json!({
+        "request": {
+            "uid": "u", "kind": {"kind": "Pod"}, "operation": "CREATE",
+            "userInfo": {"groups": ["a"]}, "oldObject": {"spec": {}},
+            "object": {"spec": {"containers": []}},
+        },
+        "settings": {"mode": "validate"},
+    }))]
+    #[case::no_settings(json!({"request": {"kind": {"kind": "Pod"}, "object": {}}}))]
+    #[case::no_request(json!({"settings": {}}))]
+    #[case::request_not_an_object(json!({"request": [1, 2, 3], "settings": {}}))]
+    #[case::request_null(json!({"request": null}))]
+    #[case::object_null(json!({"request": {"object": null}}))]
+    #[case::payload_not_an_object(json!([{"kind": {"kind": "Pod"}}]))]
+    #[case::payload_a_string(json!("request"))]
+    fn the_fast_path_reads_what_the_whole_payload_says(#[case] payload: Value) {
+        let bytes = serde_json::to_vec(&payload).expect("JSON");
+        assert_eq!(
+            read(&bytes).expect("JSON"),
+            read_whole(&bytes).expect("JSON")
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value() {
+        let bytes = br#"{"request": {"operation": "CREATE", "operation": "UPDATE"},
+                         "settings": 1, "settings": {"mode": "validate"}}"#;
+        let payload = read(bytes).expect("JSON");
+        assert_eq!(payload.request.expect("a request").operation(), "UPDATE");
+        assert_eq!(payload.settings, json!({"mode": "validate"}));
+        assert_eq!(read(bytes).expect("JSON"), read_whole(bytes).expect("JSON"));
+    }
+
+    #[test]
+    fn the_envelope_is_skipped_but_must_still_be_json() {
+        let bytes = br#"{"request": {"userInfo": {"groups": [1, }, "object": {}}}"#;
+        assert!(read(bytes).is_err());
+    }
+
+    /// serde_json limits the nesting of what it builds (128 levels); what it
+    /// skips, it skips without recursion, so no depth there can overflow.
+    #[test]
+    fn deep_nesting_in_the_skipped_envelope_is_skipped() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let bytes = format!(r#"{{"request": {{"userInfo": {deep}, "operation": "CREATE"}}}}"#);
+        let payload = read(bytes.as_bytes()).expect("skipped, not built");
+        assert_eq!(payload.request.expect("a request").operation(), "CREATE");
+    }
+
+    #[test]
+    fn kind_and_operation_of_the_wrong_type_read_as_empty() {
+        let request = Request {
+            kind: json!("Pod"),
+            operation: json!(7),
+            object: Value::Null,
+        };
+        assert_eq!((request.kind(), request.operation()), ("", ""));
+    }
+}
