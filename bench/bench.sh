@@ -7,7 +7,8 @@
 # its budget.
 #
 # usage: bench/bench.sh RUNNER POLICY.wasm ACCEPT_FLOOR.wasm MUTATE_FLOOR.wasm
-# environment: WARM_UP (default 50), ITERATIONS (default 400), BENCH_DIR
+# environment: WARM_UP (default 50), ITERATIONS (default 400), SERIES_ROUNDS
+# (rounds of the size series, default 3), BENCH_DIR
 # (generated requests and the raw JSON results, default target/bench)
 set -euo pipefail
 
@@ -75,20 +76,39 @@ for case in "${cases[@]}"; do
         "$policy_us" "$floor_us" "$ratio" "$path_budget" "$floor_name" "$verdict"
 done
 
-growth() { # policy or floor
+# The size series, in rounds: each round times the 100- and the
+# 1000-container pods back to back, so that a change in the machine's load
+# between two distant measurements does not pass for growth. The growth is
+# the median of the rounds' ratios.
+rounds=${SERIES_ROUNDS:-3}
+series=$dir/series.jsonl
+: >"$series"
+for round in $(seq "$rounds"); do
+    for n in 100 1000; do
+        "$runner" bench --request-path "$dir/pod-$n.json" --warm-up "$warm_up" \
+            --iterations "$iterations" --floor "$mutate_floor" "$policy" |
+            jq -c --argjson round "$round" --argjson n "$n" \
+                '{round: $round, containers: $n} + .' >>"$series"
+    done
+done
+growths() { # policy or floor: each round's growth, then their median
     jq -rs --arg part "$1" '
-        (map(select(.name | startswith("pod, 1000 "))) | .[0][$part].median_us) as $big
-        | (map(select(.name | startswith("pod, 100 "))) | .[0][$part].median_us) as $small
-        | $big / $small * 100 | round / 100' "$results"
+        group_by(.round)
+        | map((map(select(.containers == 1000))[0][$part].median_us)
+              / (map(select(.containers == 100))[0][$part].median_us) * 100 | round / 100)
+        | "\(map(tostring + "x") | join(" ")) \(sort | .[length / 2 | floor])"' "$series"
 }
-growth=$(growth policy)
+read -r -a policy_growths < <(growths policy)
+growth=${policy_growths[-1]}
 verdict=ok
 if awk -v g="$growth" -v b="$series_budget" 'BEGIN { exit !(g > b) }'; then
     verdict=OVER
     failed=1
 fi
-echo "size series: 1000 containers take ${growth}x the time of 100 (budget ${series_budget}x for 10x the containers)  $verdict"
+read -r -a floor_growths < <(growths floor)
+echo "size series, $rounds rounds: 1000 containers take ${growth}x the time of 100 (budget ${series_budget}x for 10x the containers)  $verdict"
+echo "             rounds: ${policy_growths[*]:0:$rounds}"
 # The floor's growth for comparison: what parsing alone does on this machine.
-echo "             mutate-floor: $(growth floor)x"
-echo "raw results: $results"
+echo "             mutate-floor: ${floor_growths[-1]}x (rounds: ${floor_growths[*]:0:$rounds})"
+echo "raw results: $results, $series"
 exit "$failed"
