@@ -172,13 +172,17 @@ impl Checker<'_> {
         }
     }
 
+    /// A string that must be set: empty counts as missing, as the API
+    /// server's "Required value" does.
     fn required_string(&mut self, object: &Value, path: &Path, key: &str) {
         let path = path.field(key);
         match field(object, key) {
-            Some(Value::String(_)) => {}
-            None | Some(Value::Null) => self.problems.push(PolicyError::Missing {
-                path: path.to_string(),
-            }),
+            Some(Value::String(text)) if !text.is_empty() => {}
+            None | Some(Value::Null | Value::String(_)) => {
+                self.problems.push(PolicyError::Missing {
+                    path: path.to_string(),
+                })
+            }
             Some(_) => self.wrong(&path, "a string"),
         }
     }
@@ -238,6 +242,8 @@ mod tests {
     #[case::containers_not_a_list(json!({"spec": {"containers": {}}}), "spec.containers must be a list")]
     #[case::container_not_an_object(json!({"spec": {"containers": ["app"]}}), "spec.containers[0] must be an object")]
     #[case::container_without_name(json!({"spec": {"initContainers": [{"image": "x"}]}}), "spec.initContainers[0].name is required")]
+    #[case::empty_container_name(json!({"spec": {"containers": [{"name": ""}]}}), "spec.containers[0].name is required")]
+    #[case::empty_mount_path(json!({"spec": {"containers": [{"name": "a", "volumeMounts": [{"name": "v", "mountPath": ""}]}]}}), "spec.containers[0].volumeMounts[0].mountPath is required")]
     #[case::name_not_a_string(json!({"spec": {"containers": [{"name": 3}]}}), "spec.containers[0].name must be a string")]
     #[case::command_not_a_list(json!({"spec": {"containers": [{"name": "a", "command": "tail -F /x"}]}}), "spec.containers[0].command must be a list")]
     #[case::arg_not_a_string(json!({"spec": {"containers": [{"name": "a", "args": ["-F", 1]}]}}), "spec.containers[0].args[1] must be a string")]

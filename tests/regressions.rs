@@ -64,3 +64,17 @@ fn floats_in_fields_the_policy_does_not_touch_come_back_unchanged() {
         "the patch must not touch the float"
     );
 }
+
+/// Found by the preservation property: a container named `""` was moved and
+/// recorded as `""` in the converted annotation, which reads back as no
+/// name at all. The API server requires a name, so the policy now refuses
+/// an empty one as missing.
+#[test]
+fn an_empty_container_name_is_refused_as_missing() {
+    let response = respond_to_bytes(&read("empty_container_name.payload"));
+    assert_eq!(response["accepted"], json!(false), "{response}");
+    assert_eq!(
+        response["message"],
+        json!("spec.containers[1].name is required")
+    );
+}
