@@ -16,6 +16,11 @@ pub enum PolicyError {
     },
     #[error("{path} is required")]
     Missing { path: String },
+    #[error(
+        "{path}: container name \"{name}\" is not a DNS-1123 label: lowercase letters, digits and '-', \
+         starting and ending with a letter or digit, at most 63 characters"
+    )]
+    InvalidContainerName { path: String, name: String },
     #[error("{path}: container name \"{name}\" is used more than once")]
     DuplicateContainerName { path: String, name: String },
     #[error("{path}: invalid settings: {reason}")]

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::error::PolicyError;
 use crate::kube_path::Path;
 use crate::raw_json::field;
+use crate::settings::is_dns_label;
 
 /// The container lists the policy reads and writes.
 pub const CONTAINER_LISTS: [&str; 2] = ["containers", "initContainers"];
@@ -38,9 +39,17 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
         for (i, container) in check.list(spec.get(list), &list_path).iter().enumerate() {
             let path = list_path.index(i);
             check_container(&mut check, container, &path);
-            if let Some(name) = field(container, "name").and_then(Value::as_str)
-                && !names.insert(name)
-            {
+            let Some(name) = field(container, "name").and_then(Value::as_str) else {
+                continue;
+            };
+            // The API server requires DNS labels, and the policy records
+            // converted names in a comma-separated annotation.
+            if !name.is_empty() && !is_dns_label(name) {
+                check.problems.push(PolicyError::InvalidContainerName {
+                    path: path.field("name").to_string(),
+                    name: name.to_string(),
+                });
+            } else if !names.insert(name) {
                 check.problems.push(PolicyError::DuplicateContainerName {
                     path: path.field("name").to_string(),
                     name: name.to_string(),
@@ -55,7 +64,7 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
         .enumerate()
     {
         let path = volumes_path.index(i);
-        if check.object(Some(volume), &path).is_some() {
+        if check.element(volume, &path).is_some() {
             check.required_string(volume, &path, "name");
         }
     }
@@ -63,7 +72,7 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
 }
 
 fn check_container(check: &mut Checker, container: &Value, path: &Path) {
-    if check.object(Some(container), path).is_none() {
+    if check.element(container, path).is_none() {
         return;
     }
     check.required_string(container, path, "name");
@@ -88,7 +97,7 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         .enumerate()
     {
         let mount_path = mounts_path.index(i);
-        if check.object(Some(mount), &mount_path).is_some() {
+        if check.element(mount, &mount_path).is_some() {
             check.required_string(mount, &mount_path, "name");
             check.required_string(mount, &mount_path, "mountPath");
             check.string(field(mount, "subPath"), &mount_path.field("subPath"));
@@ -106,7 +115,7 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         .enumerate()
     {
         let var_path = env_path.index(i);
-        if check.object(Some(var), &var_path).is_some() {
+        if check.element(var, &var_path).is_some() {
             check.required_string(var, &var_path, "name");
         }
     }
@@ -117,7 +126,7 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         .enumerate()
     {
         let port_path = ports_path.index(i);
-        if check.object(Some(port), &port_path).is_some() {
+        if check.element(port, &port_path).is_some() {
             check.integer(field(port, "hostPort"), &port_path.field("hostPort"));
             check.string(field(port, "protocol"), &port_path.field("protocol"));
             check.string(field(port, "hostIP"), &port_path.field("hostIP"));
@@ -149,6 +158,22 @@ impl Checker<'_> {
             Some(Value::Object(map)) => Some(map),
             None | Some(Value::Null) => None,
             Some(_) => {
+                self.wrong(path, "an object");
+                None
+            }
+        }
+    }
+
+    /// An element of a list must be an object: unlike an absent field,
+    /// `null` there is an entry (one the API server decodes as empty).
+    fn element<'v>(
+        &mut self,
+        value: &'v Value,
+        path: &Path,
+    ) -> Option<&'v serde_json::Map<String, Value>> {
+        match value {
+            Value::Object(map) => Some(map),
+            _ => {
                 self.wrong(path, "an object");
                 None
             }
@@ -244,6 +269,9 @@ mod tests {
     #[case::container_without_name(json!({"spec": {"initContainers": [{"image": "x"}]}}), "spec.initContainers[0].name is required")]
     #[case::empty_container_name(json!({"spec": {"containers": [{"name": ""}]}}), "spec.containers[0].name is required")]
     #[case::empty_mount_path(json!({"spec": {"containers": [{"name": "a", "volumeMounts": [{"name": "v", "mountPath": ""}]}]}}), "spec.containers[0].volumeMounts[0].mountPath is required")]
+    #[case::container_name_not_a_dns_label(json!({"spec": {"containers": [{"name": "Log Tail"}]}}), "spec.containers[0].name: container name \"Log Tail\" is not a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters")]
+    #[case::null_container(json!({"spec": {"containers": [{"name": "a"}, null]}}), "spec.containers[1] must be an object")]
+    #[case::null_volume_mount(json!({"spec": {"containers": [{"name": "a", "volumeMounts": [null]}]}}), "spec.containers[0].volumeMounts[0] must be an object")]
     #[case::name_not_a_string(json!({"spec": {"containers": [{"name": 3}]}}), "spec.containers[0].name must be a string")]
     #[case::command_not_a_list(json!({"spec": {"containers": [{"name": "a", "command": "tail -F /x"}]}}), "spec.containers[0].command must be a list")]
     #[case::arg_not_a_string(json!({"spec": {"containers": [{"name": "a", "args": ["-F", 1]}]}}), "spec.containers[0].args[1] must be a string")]

@@ -78,3 +78,17 @@ fn an_empty_container_name_is_refused_as_missing() {
         json!("spec.containers[1].name is required")
     );
 }
+
+/// Found by the idempotence property: a `null` entry in `containers` passed
+/// for an app, so the sidecar was moved and given a new volume that no app
+/// mounted, and the result was refused when fed back. A list entry must be
+/// an object; `null` there is refused with its path.
+#[test]
+fn a_null_container_is_refused() {
+    let response = respond_to_bytes(&read("null_container.payload"));
+    assert_eq!(response["accepted"], json!(false), "{response}");
+    assert_eq!(
+        response["message"],
+        json!("spec.containers[1] must be an object")
+    );
+}
