@@ -43,8 +43,17 @@ impl Request {
 }
 
 /// Reads a payload; the error is serde_json's, for bytes that are not JSON.
+///
+/// The parser checks the UTF-8 of the strings it builds only, so the whole
+/// payload is checked first: bytes that are not UTF-8 are not JSON, wherever
+/// they are. Numbers out of `f64` range and lone surrogate escapes are
+/// valid JSON syntax and pass in skipped values, where a whole reading
+/// would refuse them; the policy never reads those values.
 pub fn read(bytes: &[u8]) -> Result<Payload, serde_json::Error> {
-    serde_json::from_slice(bytes).or_else(|_| read_whole(bytes))
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .map_or_else(|| read_whole(bytes), Ok)
 }
 
 /// The slow path: the payload parsed whole, for shapes the fast path refuses
@@ -191,6 +200,27 @@ mod tests {
         assert_eq!(payload.request.expect("a request").operation(), "UPDATE");
         assert_eq!(payload.settings, json!({"mode": "validate"}));
         assert_eq!(read(bytes).expect("JSON"), read_whole(bytes).expect("JSON"));
+    }
+
+    #[test]
+    fn invalid_utf8_in_the_skipped_envelope_is_refused_as_a_whole_reading_does() {
+        let bytes = b"{\"request\": {\"userInfo\": {\"groups\": [\"s\xffstem\"]}, \"object\": {}}}";
+        let error = read(bytes).expect_err("not UTF-8, not JSON").to_string();
+        assert_eq!(error, read_whole(bytes).expect_err("not JSON").to_string());
+        assert!(error.starts_with("invalid unicode code point"), "{error}");
+    }
+
+    #[rstest]
+    #[case::a_number_out_of_range(r#"1e400"#)]
+    #[case::a_lone_surrogate(r#""\ud800""#)]
+    fn valid_json_that_is_not_built_is_skipped(#[case] value: &str) {
+        let text = format!(r#"{{"request": {{"userInfo": {value}, "operation": "CREATE"}}}}"#);
+        assert!(
+            read_whole(text.as_bytes()).is_err(),
+            "serde_json builds no such value"
+        );
+        let payload = read(text.as_bytes()).expect("skipped");
+        assert_eq!(payload.request.expect("a request").operation(), "CREATE");
     }
 
     #[test]

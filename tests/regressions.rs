@@ -92,3 +92,19 @@ fn a_null_container_is_refused() {
         json!("spec.containers[1] must be an object")
     );
 }
+
+/// Found by the fuzzer: serde_json checks the UTF-8 of the strings it
+/// builds, not of those it skips, so invalid UTF-8 in the user info passed
+/// and the pod was converted. Bytes that are not UTF-8 are not JSON; the
+/// whole payload is now checked first.
+#[test]
+fn invalid_utf8_in_the_skipped_envelope_is_refused() {
+    let response = respond_to_bytes(&read("invalid_utf8_in_the_skipped_envelope.payload"));
+    assert_eq!(response["accepted"], json!(false), "{response}");
+    assert_eq!(
+        response["message"],
+        json!(
+            "the validation payload is not valid JSON: invalid unicode code point at line 29 column 9"
+        )
+    );
+}
