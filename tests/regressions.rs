@@ -4,6 +4,7 @@
 mod common;
 
 use common::respond_to_bytes;
+use rstest::rstest;
 use serde_json::{Value, json};
 
 fn read(name: &str) -> Vec<u8> {
@@ -65,46 +66,37 @@ fn floats_in_fields_the_policy_does_not_touch_come_back_unchanged() {
     );
 }
 
-/// Found by the preservation property: a container named `""` was moved and
-/// recorded as `""` in the converted annotation, which reads back as no
-/// name at all. The API server requires a name, so the policy now refuses
-/// an empty one as missing.
-#[test]
-fn an_empty_container_name_is_refused_as_missing() {
-    let response = respond_to_bytes(&read("empty_container_name.payload"));
+/// Inputs that were converted, or whose conversion was refused when fed
+/// back, and are now refused with their path:
+/// - found by the preservation property: a container named `""` was moved
+///   and recorded as `""` in the converted annotation, which reads back as
+///   no name at all; the API server requires a name, so an empty one is
+///   missing;
+/// - the same property: a name with a space was recorded and read back
+///   differently; the API server requires DNS-1123 labels;
+/// - found by the idempotence property: a `null` entry in `containers`
+///   passed for an app, so the sidecar was given a new volume that no app
+///   mounted, and the result was refused when fed back;
+/// - found by the fuzzer: serde_json checks the UTF-8 of the strings it
+///   builds, not of those it skips, so invalid UTF-8 in the user info
+///   passed; the whole payload's UTF-8 is now checked first.
+#[rstest]
+#[case::empty_container_name("empty_container_name.payload", "spec.containers[1].name is required")]
+#[case::container_name_with_a_space(
+    "container_name_with_a_space.payload",
+    "spec.containers[1].name: container name \" \" is not a DNS-1123 label: lowercase letters, \
+     digits and '-', starting and ending with a letter or digit, at most 63 characters"
+)]
+#[case::null_container("null_container.payload", "spec.containers[1] must be an object")]
+#[case::invalid_utf8_in_the_skipped_envelope(
+    "invalid_utf8_in_the_skipped_envelope.payload",
+    "the validation payload is not valid JSON: invalid unicode code point at line 29 column 9"
+)]
+fn inputs_that_once_passed_are_refused_with_their_path(
+    #[case] payload: &str,
+    #[case] message: &str,
+) {
+    let response = respond_to_bytes(&read(payload));
     assert_eq!(response["accepted"], json!(false), "{response}");
-    assert_eq!(
-        response["message"],
-        json!("spec.containers[1].name is required")
-    );
-}
-
-/// Found by the idempotence property: a `null` entry in `containers` passed
-/// for an app, so the sidecar was moved and given a new volume that no app
-/// mounted, and the result was refused when fed back. A list entry must be
-/// an object; `null` there is refused with its path.
-#[test]
-fn a_null_container_is_refused() {
-    let response = respond_to_bytes(&read("null_container.payload"));
-    assert_eq!(response["accepted"], json!(false), "{response}");
-    assert_eq!(
-        response["message"],
-        json!("spec.containers[1] must be an object")
-    );
-}
-
-/// Found by the fuzzer: serde_json checks the UTF-8 of the strings it
-/// builds, not of those it skips, so invalid UTF-8 in the user info passed
-/// and the pod was converted. Bytes that are not UTF-8 are not JSON; the
-/// whole payload is now checked first.
-#[test]
-fn invalid_utf8_in_the_skipped_envelope_is_refused() {
-    let response = respond_to_bytes(&read("invalid_utf8_in_the_skipped_envelope.payload"));
-    assert_eq!(response["accepted"], json!(false), "{response}");
-    assert_eq!(
-        response["message"],
-        json!(
-            "the validation payload is not valid JSON: invalid unicode code point at line 29 column 9"
-        )
-    );
+    assert_eq!(response["message"], json!(message));
 }
