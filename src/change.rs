@@ -24,6 +24,17 @@ pub enum Change {
         directory: String,
         app: String,
     },
+    /// A sidecar's `tail` follows by name with retry instead of exiting on a
+    /// missing file: its follow options (`options`, as written) became `-F`.
+    RewroteFollow {
+        name: String,
+        path: String,
+        options: String,
+        rewritten: String,
+    },
+    /// The regular copy of a recorded native sidecar, put back by a client
+    /// that merges the manifest it applied, was removed.
+    DroppedLegacyCopy { name: String, path: String },
 }
 
 /// Kubernetes clients show warnings on one line; longer ones get cut.
@@ -53,6 +64,19 @@ impl Change {
                 app,
             } => format!(
                 "added emptyDir volume \"{volume}\" at {directory} in \"{app}\"; it hides what the image had there"
+            ),
+            Change::RewroteFollow {
+                name,
+                path,
+                options,
+                rewritten,
+            } => format!(
+                "{path} (\"{name}\"): tail {options} became {rewritten}, to wait for a missing file \
+                 as a native sidecar"
+            ),
+            Change::DroppedLegacyCopy { name, path } => format!(
+                "{path} (\"{name}\") removed: a merging client re-applied the legacy form of native \
+                 sidecar \"{name}\""
             ),
         };
         shorten(text)
@@ -86,6 +110,19 @@ impl Change {
             } => format!(
                 "the log directory {directory} is private to \"{app}\": add an emptyDir volume \
                  \"{volume}\" mounted there in the app and in its log sidecars"
+            ),
+            Change::RewroteFollow {
+                name,
+                path,
+                options,
+                ..
+            } => format!(
+                "{path}: log sidecar \"{name}\" follows with tail {options}, which exits while the \
+                 file does not exist, so as a native sidecar it would crash-loop; use tail -F"
+            ),
+            Change::DroppedLegacyCopy { name, path } => format!(
+                "{path}: \"{name}\" is both a regular container and a recorded native sidecar; \
+                 remove the regular copy"
             ),
         }
     }
@@ -126,6 +163,16 @@ mod tests {
                 container: name.clone(),
                 volume: name.clone(),
                 mount_path: "/var/log/".repeat(20),
+            },
+            Change::RewroteFollow {
+                name: name.clone(),
+                path: "spec.containers[10]".into(),
+                options: "--follow=descriptor".into(),
+                rewritten: "-F".into(),
+            },
+            Change::DroppedLegacyCopy {
+                name: name.clone(),
+                path: "spec.template.spec.containers[10]".into(),
             },
         ];
         for change in changes {

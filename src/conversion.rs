@@ -4,15 +4,15 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::change::Change;
+use crate::change::{Change, shorten};
 use crate::error::PolicyError;
 use crate::log_sidecars::{Declared, Sidecar, annotated_names, declared_sidecars, is_native, name};
 use crate::pod_shape::shape_problems;
 use crate::raw_json::{child_or_insert, field};
 use crate::settings::{Placement, Settings};
-use crate::tail_command::{TailFollow, tail_follow};
+use crate::tail_command::{TailFollow, apply_edits, tail_follow};
 use crate::version::KubeVersion;
-use crate::volume_mounts::{Access, SharedFiles};
+use crate::volume_mounts::{Access, MountsMark, SharedFiles};
 use crate::workload::TemplateLocation;
 
 /// Native sidecars exist from this release on (beta, on by default).
@@ -27,20 +27,27 @@ pub struct Conversion {
     pub problems: Vec<PolicyError>,
     /// Warnings about what was deliberately not done.
     pub notes: Vec<String>,
+    /// The names of the containers that became native sidecars.
+    pub converted: Vec<String>,
 }
 
 /// Converts the declared log sidecars of `template` (a Pod, or the
 /// `template` of a workload). On problems, `template` may be half changed
 /// and must be discarded; without changes or problems, it is left as it was.
+/// `merge_legacy_copies`: whether a regular container that repeats a
+/// recorded native sidecar is the legacy form re-applied by a merging
+/// client (a workload template that this policy rewrites).
 pub fn convert_template(
     template: &mut Value,
     location: &TemplateLocation,
     settings: &Settings,
+    merge_legacy_copies: bool,
 ) -> Conversion {
-    let mut conversion = Conversion {
-        problems: shape_problems(template, &location.metadata_path, &location.spec_path),
-        ..Conversion::default()
-    };
+    let mut conversion = Conversion::default();
+    if merge_legacy_copies {
+        drop_legacy_copies(template, location, settings, &mut conversion);
+    }
+    conversion.problems = shape_problems(template, &location.metadata_path, &location.spec_path);
     if !conversion.problems.is_empty() {
         return conversion;
     }
@@ -88,51 +95,148 @@ pub fn convert_template(
         ));
         return conversion;
     }
-    let converted = convert_spec(spec, declared, location, settings, &mut conversion);
+    // Natives named here are the user's or the policy's own: their problems
+    // are refusals, not warnings.
+    let recorded: HashSet<&str> = annotated_names(&annotations, &settings.annotation("converted"))
+        .into_iter()
+        .chain(annotated_names(
+            &annotations,
+            &settings.annotation("containers"),
+        ))
+        .collect();
+    convert_spec(
+        spec,
+        declared,
+        &recorded,
+        location,
+        settings,
+        &mut conversion,
+    );
     if conversion.problems.is_empty() {
-        record_converted(template, &annotations, &converted, settings);
+        record_converted(template, &annotations, &conversion.converted, settings);
     }
     conversion
 }
 
-/// Moves and restores the sidecars of a shape-checked spec. Returns the
-/// names of the containers that became native sidecars.
-fn convert_spec(
-    spec: &mut Map<String, Value>,
-    declared: Declared,
+/// Removes from `containers` the regular copy of a native sidecar recorded
+/// in `PREFIX/converted`: a client that merges the manifest it applied
+/// (kubectl's three-way patch, server-side apply) puts the legacy form of
+/// a converted sidecar back next to its native form. The native one stays.
+fn drop_legacy_copies(
+    template: &mut Value,
     location: &TemplateLocation,
     settings: &Settings,
     conversion: &mut Conversion,
-) -> Vec<String> {
+) {
+    let key = settings.annotation("converted");
+    let recorded: Vec<String> = template
+        .get("metadata")
+        .and_then(|metadata| metadata.get("annotations"))
+        .and_then(Value::as_object)
+        .map(|annotations| {
+            annotated_names(annotations, &key)
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if recorded.is_empty() {
+        return;
+    }
+    let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let natives: HashSet<&str> = match spec.get("initContainers") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter(|c| is_native(c))
+            .map(name)
+            .filter(|n| recorded.iter().any(|r| r == n))
+            .collect(),
+        _ => return,
+    };
+    let Some(Value::Array(containers)) = spec.get("containers") else {
+        return;
+    };
+    let copies: Vec<usize> = containers
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !name(c).is_empty() && natives.contains(name(c)))
+        .map(|(i, _)| i)
+        .collect();
+    // A pod needs a regular container; a template of copies only is left
+    // for the API server to refuse.
+    if copies.is_empty() || copies.len() == containers.len() {
+        return;
+    }
+    let names: Vec<String> = copies
+        .iter()
+        .map(|&i| name(&containers[i]).to_string())
+        .collect();
+    if let Some(Value::Array(containers)) = spec.get_mut("containers") {
+        for (&i, name) in copies.iter().zip(names).rev() {
+            containers.remove(i);
+            conversion.changes.push(Change::DroppedLegacyCopy {
+                name,
+                path: format!("{}.containers[{i}]", location.spec_path),
+            });
+        }
+    }
+    conversion.changes.reverse();
+}
+
+/// A sidecar on its way to `initContainers`: where it was, what it was.
+struct Candidate {
+    from: String,
+    index: usize,
+    container: Value,
+    sidecar: Sidecar,
+}
+
+/// Moves and restores the sidecars of a shape-checked spec, recording the
+/// names of those that became native sidecars in `conversion.converted`.
+fn convert_spec(
+    spec: &mut Map<String, Value>,
+    declared: Declared,
+    recorded: &HashSet<&str>,
+    location: &TemplateLocation,
+    settings: &Settings,
+    conversion: &mut Conversion,
+) {
     let spec_path = &location.spec_path;
     let mut containers = take_list(spec, "containers");
     let mut init_containers = take_list(spec, "initContainers");
     let mut volumes = take_list(spec, "volumes");
 
-    let mut moved = Vec::new();
-    let mut apps = Vec::new();
+    let mut moving = Vec::new();
+    let (mut apps, mut app_indices) = (Vec::new(), Vec::new());
     // Both lists are in list order: one pass keeps large pods linear.
     let mut regular = declared.regular.into_iter().peekable();
     for (i, container) in containers.drain(..).enumerate() {
         match regular.next_if(|sidecar| sidecar.index == i) {
-            Some(sidecar) => moved.push((
-                format!("{spec_path}.containers[{i}]"),
+            Some(sidecar) => moving.push(Candidate {
+                from: format!("{spec_path}.containers[{i}]"),
+                index: i,
                 container,
-                sidecar.tail,
-            )),
-            None => apps.push(container),
+                sidecar,
+            }),
+            None => {
+                apps.push(container);
+                app_indices.push(i);
+            }
         }
     }
-    if apps.is_empty() && !moved.is_empty() {
-        let names: Vec<&str> = moved.iter().map(|(_, c, _)| name(c)).collect();
+    if apps.is_empty() && !moving.is_empty() {
+        let names: Vec<&str> = moving.iter().map(|c| name(&c.container)).collect();
         conversion
             .problems
             .push(PolicyError::NoRegularContainerLeft {
                 path: format!("{spec_path}.containers"),
                 names: names.join(", "),
             });
-        return Vec::new();
+        return;
     }
+    let ports = HostPorts::of(&apps, &init_containers, &moving);
 
     let mut shared = SharedFiles::new(
         &mut apps,
@@ -140,29 +244,38 @@ fn convert_spec(
         settings.add_volume_mounts,
         settings.create_shared_volume,
     );
-    let mut access = Access::default();
-    let mut converted = Vec::new();
     let mut stripped = declared.stripped.into_iter().peekable();
-    for (i, container) in init_containers.iter_mut().enumerate() {
+    for i in 0..init_containers.len() {
         let path = format!("{spec_path}.initContainers[{i}]");
-        if let Some(Sidecar { tail, .. }) = stripped.next_if(|sidecar| sidecar.index == i) {
-            refusals(
-                container,
-                tail.as_ref(),
-                &path,
-                settings,
-                &mut access.problems,
-            );
-            access.changes.push(Change::Restored {
-                name: name(container).to_string(),
+        if let Some(sidecar) = stripped.next_if(|sidecar| sidecar.index == i) {
+            let restored = Change::Restored {
+                name: name(&init_containers[i]).to_string(),
                 path: path.clone(),
-            });
-            make_native(container);
-            converted.push(name(container).to_string());
-            stream_access(&mut shared, container, tail, &path, true, &mut access);
-        } else if is_native(container) {
-            let tail = tail_follow(container);
-            stream_access(&mut shared, container, tail, &path, false, &mut access);
+            };
+            let container = &mut init_containers[i];
+            if make_native(
+                container,
+                &sidecar,
+                &path,
+                restored,
+                &mut shared,
+                &ports,
+                settings,
+                conversion,
+            ) {
+                conversion.converted.push(name(container).to_string());
+            }
+        } else if is_native(&init_containers[i]) {
+            let (earlier, rest) = init_containers.split_at_mut(i);
+            check_native(
+                &mut rest[0],
+                earlier,
+                &path,
+                recorded,
+                &mut shared,
+                settings,
+                conversion,
+            );
         }
     }
 
@@ -173,53 +286,194 @@ fn convert_spec(
             .position(|c| !is_native(c))
             .unwrap_or(init_containers.len()),
     };
-    let mut natives = Vec::with_capacity(moved.len());
-    for (offset, (from, mut container, tail)) in moved.into_iter().enumerate() {
-        refusals(
-            &container,
-            tail.as_ref(),
+    let mut natives = Vec::with_capacity(moving.len());
+    let mut kept = Vec::new();
+    for mut candidate in moving {
+        let moved = Change::Moved {
+            name: name(&candidate.container).to_string(),
+            from: candidate.from.clone(),
+            to: format!("{spec_path}.initContainers[{}]", at + natives.len()),
+        };
+        let from = candidate.from.clone();
+        if make_native(
+            &mut candidate.container,
+            &candidate.sidecar,
             &from,
+            moved,
+            &mut shared,
+            &ports,
             settings,
-            &mut access.problems,
-        );
-        access.changes.push(Change::Moved {
-            name: name(&container).to_string(),
-            from: from.clone(),
-            to: format!("{spec_path}.initContainers[{}]", at + offset),
-        });
-        make_native(&mut container);
-        stream_access(&mut shared, &mut container, tail, &from, true, &mut access);
-        converted.push(name(&container).to_string());
-        natives.push(container);
+            conversion,
+        ) {
+            conversion
+                .converted
+                .push(name(&candidate.container).to_string());
+            natives.push(candidate.container);
+        } else {
+            kept.push((candidate.index, candidate.container));
+        }
     }
     init_containers.splice(at..at, natives);
-    access.problems.extend(host_port_clashes(
-        &apps,
-        &init_containers,
-        &converted,
-        spec_path,
-    ));
 
-    put_list(spec, "containers", apps);
+    put_list(spec, "containers", merge_by_index(apps, app_indices, kept));
     put_list(spec, "initContainers", init_containers);
     put_list(spec, "volumes", volumes);
-    conversion.changes.extend(access.changes);
-    conversion.problems.extend(access.problems);
-    converted
 }
 
-/// Gives a sidecar access to every file it streams (`tail`, its command line).
-fn stream_access(
-    shared: &mut SharedFiles,
-    sidecar: &mut Value,
-    tail: Option<TailFollow>,
-    path: &str,
-    may_change: bool,
-    access: &mut Access,
-) {
-    for file in tail.map(|t| t.files).unwrap_or_default() {
-        shared.give_access(sidecar, path, &file, may_change, access);
+/// The app containers and the sidecars left in place, back in their order.
+fn merge_by_index(apps: Vec<Value>, indices: Vec<usize>, kept: Vec<(usize, Value)>) -> Vec<Value> {
+    if kept.is_empty() {
+        return apps;
     }
+    let mut all: Vec<(usize, Value)> = indices.into_iter().zip(apps).chain(kept).collect();
+    all.sort_by_key(|(index, _)| *index);
+    all.into_iter().map(|(_, container)| container).collect()
+}
+
+/// Makes one declared sidecar native in place: refusals, the follow
+/// rewrite, `restartPolicy: Always` and the mounts for its files. Returns
+/// whether it was converted. An explicit sidecar that cannot be converted
+/// adds its problems to the conversion (which is then refused); a detected
+/// one is left exactly as it was, with a warning per reason.
+#[allow(clippy::too_many_arguments)]
+fn make_native(
+    container: &mut Value,
+    sidecar: &Sidecar,
+    path: &str,
+    change: Change,
+    shared: &mut SharedFiles,
+    ports: &HostPorts,
+    settings: &Settings,
+    conversion: &mut Conversion,
+) -> bool {
+    let tail = sidecar.tail.as_ref();
+    let mut access = Access::default();
+    refusals(container, tail, path, settings, &mut access.problems);
+    ports.clashes(container, path, &mut access.problems);
+    let (checkpoint, mounts) = (shared.checkpoint(), MountsMark::of(container));
+    access.changes.push(change);
+    for file in tail.into_iter().flat_map(TailFollow::log_files) {
+        shared.give_access(container, path, file, true, &mut access);
+    }
+    if access.problems.is_empty() {
+        if let Some(tail) = tail.filter(|t| t.exits_on_missing_file())
+            && let Some(edits) = &tail.rewrite
+        {
+            apply_edits(container, edits);
+            access.changes.insert(
+                1,
+                Change::RewroteFollow {
+                    name: name(container).to_string(),
+                    path: path.to_string(),
+                    options: join(edits.iter().map(|e| e.option.as_str())),
+                    rewritten: join(edits.iter().map(|e| e.rewritten.as_str())),
+                },
+            );
+        }
+        if let Some(object) = container.as_object_mut() {
+            object.insert("restartPolicy".to_string(), json!("Always"));
+        }
+        conversion.changes.extend(access.changes);
+        return true;
+    }
+    if sidecar.explicit {
+        conversion.problems.extend(access.problems);
+        return false;
+    }
+    shared.roll_back(checkpoint);
+    mounts.restore(container);
+    let label = format!("{path} (\"{}\") not converted", name(container));
+    conversion.notes.extend(
+        access
+            .problems
+            .iter()
+            .map(|p| shorten(format!("{label}: {}", p.brief()))),
+    );
+    false
+}
+
+fn join<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    words.collect::<Vec<_>>().join(" ")
+}
+
+/// Checks an init container that is already a native sidecar, and never
+/// changes it: its mounts must reach the app's files (a refusal when it is
+/// recorded or declared, a warning otherwise), and a `tail` that exits on
+/// a missing file hangs the pod in `Init` unless an earlier init container
+/// that mounts the same volume can create the file.
+fn check_native(
+    container: &mut Value,
+    earlier: &[Value],
+    path: &str,
+    recorded: &HashSet<&str>,
+    shared: &mut SharedFiles,
+    settings: &Settings,
+    conversion: &mut Conversion,
+) {
+    let Some(tail) = tail_follow(container) else {
+        return;
+    };
+    let mut access = Access::default();
+    for file in tail.log_files() {
+        shared.give_access(container, path, file, false, &mut access);
+    }
+    let sidecar = name(container);
+    let explicit =
+        recorded.contains(sidecar) || settings.sidecar_names.iter().any(|n| n == sidecar);
+    if explicit {
+        conversion.problems.extend(access.problems);
+    } else {
+        let label = format!("{path} (\"{sidecar}\")");
+        conversion.notes.extend(
+            access
+                .problems
+                .iter()
+                .map(|p| shorten(format!("{label}: {}", p.brief()))),
+        );
+    }
+    if !tail.exits_on_missing_file() {
+        return;
+    }
+    for file in tail.log_files() {
+        let volume = covering_volume(container, file);
+        let prepared = volume.is_some_and(|volume| {
+            earlier
+                .iter()
+                .filter(|c| !is_native(c))
+                .any(|c| mount_volumes(c).any(|v| v == volume))
+        });
+        if !prepared {
+            conversion.notes.push(shorten(format!(
+                "{path} (\"{sidecar}\"): its tail exits while {file} is missing, so the pod hangs \
+                 in Init; use tail -F"
+            )));
+        }
+    }
+}
+
+/// The volume of the container's deepest mount that covers `file`.
+fn covering_volume<'c>(container: &'c Value, file: &str) -> Option<&'c str> {
+    container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|mount| {
+            let dir = field(mount, "mountPath")?.as_str()?.trim_end_matches('/');
+            let rest = file.strip_prefix(dir)?;
+            rest.starts_with('/').then(|| (dir.len(), name(mount)))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, volume)| volume)
+}
+
+fn mount_volumes(container: &Value) -> impl Iterator<Item = &str> {
+    container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(name)
 }
 
 /// Why a container cannot safely become a native sidecar (`tail`, its
@@ -254,12 +508,20 @@ fn refusals(
         problems.push(PolicyError::PostStart { path: path.clone() });
     }
     if let Some(tail) = tail
-        && !tail.retries
+        && tail.exits_on_missing_file()
     {
-        problems.push(PolicyError::FollowWithoutRetry {
-            path: path.clone(),
-            file: tail.files.join(" "),
-        });
+        let fix = match (&tail.rewrite, settings.rewrite_follow) {
+            (Some(_), true) => None,
+            (Some(_), false) => Some(" (or set rewriteFollow: true)"),
+            (None, _) => Some(" (the option is quoted, so it is not rewritten)"),
+        };
+        if let Some(fix) = fix {
+            problems.push(PolicyError::FollowWithoutRetry {
+                path: path.clone(),
+                file: tail.log_files().collect::<Vec<_>>().join(" "),
+                fix,
+            });
+        }
     }
     if field(container, "resizePolicy").is_some_and(|p| !p.is_null())
         && settings.kubernetes_version < SIDECAR_RESIZE_SINCE
@@ -271,65 +533,68 @@ fn refusals(
     }
 }
 
-fn make_native(container: &mut Value) {
-    if let Some(object) = container.as_object_mut() {
-        object.insert("restartPolicy".to_string(), json!("Always"));
-    }
+/// The host ports of the containers that run together with the sidecars:
+/// a `hostPort` is unique per protocol and host IP among them, and the API
+/// server checks this within `containers` only.
+struct HostPorts {
+    /// (port, protocol, host IP, container name), only for containers that
+    /// have host ports: few do.
+    taken: Vec<(i64, String, String, String)>,
 }
 
-/// A `hostPort` is unique per protocol and host IP among the containers that
-/// run together; the API server checks this within `containers` only.
-fn host_port_clashes(
-    apps: &[Value],
-    init_containers: &[Value],
-    converted: &[String],
-    spec_path: &str,
-) -> Vec<PolicyError> {
-    let host_ports = |c: &Value| -> Vec<(i64, String, String)> {
-        c.get("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                let port = p
-                    .get("hostPort")
-                    .and_then(Value::as_i64)
-                    .filter(|&n| n > 0)?;
-                let text = |k, default| p.get(k).and_then(Value::as_str).unwrap_or(default);
-                Some((
-                    port,
-                    text("protocol", "TCP").to_string(),
-                    text("hostIP", "").to_string(),
-                ))
+fn host_ports(container: &Value) -> Vec<(i64, String, String)> {
+    container
+        .get("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let port = p
+                .get("hostPort")
+                .and_then(Value::as_i64)
+                .filter(|&n| n > 0)?;
+            let text = |k, default| p.get(k).and_then(Value::as_str).unwrap_or(default);
+            Some((
+                port,
+                text("protocol", "TCP").to_string(),
+                text("hostIP", "").to_string(),
+            ))
+        })
+        .collect()
+}
+
+impl HostPorts {
+    fn of(apps: &[Value], init_containers: &[Value], moving: &[Candidate]) -> HostPorts {
+        let running = apps
+            .iter()
+            .chain(init_containers.iter().filter(|c| is_native(c)))
+            .chain(moving.iter().map(|c| &c.container));
+        let taken = running
+            .flat_map(|c| {
+                host_ports(c)
+                    .into_iter()
+                    .map(|(port, protocol, ip)| (port, protocol, ip, name(c).to_string()))
             })
-            .collect()
-    };
-    let running: Vec<&Value> = apps
-        .iter()
-        .chain(init_containers.iter().filter(|c| is_native(c)))
-        .collect();
-    let mut problems = Vec::new();
-    for (i, sidecar) in init_containers.iter().enumerate() {
-        // Ports first: few sidecars have host ports, and the name search
-        // would make large pods quadratic.
-        let ports = host_ports(sidecar);
-        if ports.is_empty() || !converted.iter().any(|n| n == name(sidecar)) {
-            continue;
-        }
-        for port in ports {
-            let other = running
-                .iter()
-                .find(|c| name(c) != name(sidecar) && host_ports(c).contains(&port));
-            if let Some(other) = other {
+            .collect();
+        HostPorts { taken }
+    }
+
+    /// The clashes of a sidecar about to run next to the others.
+    fn clashes(&self, sidecar: &Value, path: &str, problems: &mut Vec<PolicyError>) {
+        for (port, protocol, ip) in host_ports(sidecar) {
+            let other = self.taken.iter().find(|(p, pr, i, n)| {
+                (*p, pr.as_str(), i.as_str()) == (port, protocol.as_str(), ip.as_str())
+                    && n != name(sidecar)
+            });
+            if let Some((_, _, _, other)) = other {
                 problems.push(PolicyError::HostPortClash {
-                    path: format!("{spec_path}.initContainers[{i}]"),
-                    port: format!("{}/{}", port.0, port.1),
-                    other: name(other).to_string(),
+                    path: path.to_string(),
+                    port: format!("{port}/{protocol}"),
+                    other: other.clone(),
                 });
             }
         }
     }
-    problems
 }
 
 /// Records the converted names in the template's annotations, after any
@@ -420,7 +685,7 @@ mod tests {
                 },
             ] {
                 let mut converted = template.clone();
-                let conversion = convert_template(&mut converted, &location, &settings);
+                let conversion = convert_template(&mut converted, &location, &settings, true);
                 if conversion.changes.is_empty() && conversion.problems.is_empty() {
                     assert_eq!(&converted, template, "{}", path.display());
                     checked += 1;

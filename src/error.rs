@@ -50,23 +50,29 @@ pub enum PolicyError {
     )]
     RestartPolicyNotAlways { path: String, value: String },
     #[error(
-        "{path}: a native sidecar with a startupProbe holds back every later container, \
+        "{path}: as a native sidecar, its startupProbe would hold back every later container, \
          so the app that writes its log file might never start; remove the startupProbe"
     )]
     StartupProbe { path: String },
     #[error(
-        "{path}: a native sidecar with a postStart hook holds back every later container, \
+        "{path}: as a native sidecar, its postStart hook would hold back every later container, \
          so the app that writes its log file might never start; remove lifecycle.postStart"
     )]
     PostStart { path: String },
     #[error(
         "{path}: tail follows {file} without --retry and exits while the file does not exist, \
-         so the native sidecar would crash-loop before the app starts; use tail -F"
+         so as a native sidecar it would crash-loop before the app starts; use tail -F{fix}"
     )]
-    FollowWithoutRetry { path: String, file: String },
+    FollowWithoutRetry {
+        path: String,
+        file: String,
+        /// What else would fix it: `rewriteFollow`, or unquoting the option.
+        fix: &'static str,
+    },
     #[error(
-        "{path}: hostPort {port} clashes with container \"{other}\", and the API server does \
-         not check ports across initContainers and containers; use another hostPort"
+        "{path}: as a native sidecar, its hostPort {port} would clash with container \"{other}\", \
+         and the API server does not check ports across initContainers and containers; use \
+         another hostPort"
     )]
     HostPortClash {
         path: String,
@@ -123,6 +129,18 @@ pub enum PolicyError {
         mount: String,
     },
     #[error(
+        "{path}: streams {file} from volume \"{volume}\"{sub}, which no regular container \
+         mounts, so no app writes the file there; mount volume \"{volume}\"{sub} in the \
+         container that writes {file}, or mount here the volume that container writes it to"
+    )]
+    VolumeNoAppMounts {
+        path: String,
+        file: String,
+        volume: String,
+        /// ` (subPath x)`, or empty for the whole volume.
+        sub: String,
+    },
+    #[error(
         "{path}: the app mounts {file} with subPathExpr \"{expr}\", which uses $({variable}); \
          define env {variable} in this container exactly as the app does"
     )]
@@ -150,4 +168,53 @@ pub enum PolicyError {
          decoded{hint}"
     )]
     UnknownField { path: String, hint: String },
+}
+
+impl PolicyError {
+    /// Why a detected log sidecar was left as it is, short enough for a
+    /// warning line (the full message is the refusal of a declared one).
+    pub fn brief(&self) -> String {
+        match self {
+            PolicyError::RestartPolicyRules { .. } => {
+                "it has restartPolicyRules, which a native sidecar cannot keep".to_string()
+            }
+            PolicyError::RestartPolicyNotAlways { value, .. } => {
+                format!("its restartPolicy is {value}, not Always")
+            }
+            PolicyError::StartupProbe { .. } => {
+                "its startupProbe would hold back the app; remove it".to_string()
+            }
+            PolicyError::PostStart { .. } => {
+                "its postStart hook would hold back the app; remove it".to_string()
+            }
+            PolicyError::FollowWithoutRetry { .. } => {
+                "tail exits on a missing file; use tail -F".to_string()
+            }
+            PolicyError::HostPortClash { port, other, .. } => {
+                format!("hostPort {port} would clash with \"{other}\"")
+            }
+            PolicyError::ResizePolicyTooOld { .. } => {
+                "resizePolicy on a sidecar needs Kubernetes 1.33".to_string()
+            }
+            PolicyError::ReadsAnotherVolume { app_volume, .. } => {
+                format!("it mounts another volume than the app's \"{app_volume}\" at its log")
+            }
+            PolicyError::AmbiguousAppVolume { .. } => {
+                "apps mount different volumes at its log path".to_string()
+            }
+            PolicyError::NoAppVolume { directory, .. } => {
+                format!("no volume shares {directory} with the app")
+            }
+            PolicyError::MissingSidecarMount { .. } => {
+                "it lacks the app's log volume mount (addVolumeMounts: false)".to_string()
+            }
+            PolicyError::VolumeNoAppMounts { volume, .. } => {
+                format!("no app mounts its volume \"{volume}\"")
+            }
+            PolicyError::SubPathExprEnvMismatch { variable, .. } => {
+                format!("its env {variable} differs from the app's")
+            }
+            other => other.to_string(),
+        }
+    }
 }

@@ -71,7 +71,7 @@ pub fn evaluate(bytes: &[u8]) -> Evaluation {
         }
     };
     match payload.request {
-        Some(request) => evaluate_request(request, &settings, || object_as_sent(bytes)),
+        Some(request) => evaluate_request(request, &settings, || request_as_sent(bytes)),
         None => Evaluation::reject(vec![PolicyError::WrongType {
             path: "request".to_string(),
             expected: "an AdmissionRequest object",
@@ -79,24 +79,62 @@ pub fn evaluate(bytes: &[u8]) -> Evaluation {
     }
 }
 
-/// `request.object` of a payload, read anew.
-fn object_as_sent(bytes: &[u8]) -> Value {
-    payload::read(bytes)
+/// The `request` of a payload, read anew and whole.
+fn request_as_sent(bytes: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(bytes)
         .ok()
-        .and_then(|payload| payload.request)
-        .map(|request| request.object)
+        .and_then(|mut payload| payload.get_mut("request").map(Value::take))
         .unwrap_or_default()
 }
 
+/// What the policy does with a pod template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Treatment {
+    /// Rewrite it: Pods, and workload templates with `convertTemplates`.
+    Convert,
+    /// Judge it as its pods will be converted, without rewriting it.
+    Review,
+}
+
+/// Pods are converted. Templates are reviewed unless `convertTemplates` is
+/// set, as mesh and CSI sidecar injectors do: a rewritten template makes
+/// every re-apply of the unchanged manifest a change, and never for a Job
+/// update (its template is immutable) or an object a controller owns (a
+/// Deployment's ReplicaSet that no longer matches its Deployment is taken
+/// for a hash collision and replaced, without end).
+pub fn treatment(kind: &str, operation: &str, object: &Value, settings: &Settings) -> Treatment {
+    let rewrite = kind == "Pod"
+        || (settings.convert_templates
+            && !(kind == "Job" && operation == "UPDATE")
+            && !has_controller(object));
+    if rewrite {
+        Treatment::Convert
+    } else {
+        Treatment::Review
+    }
+}
+
+fn has_controller(object: &Value) -> bool {
+    object
+        .get("metadata")
+        .and_then(|metadata| metadata.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .is_some_and(|owners| {
+            owners
+                .iter()
+                .any(|owner| owner.get("controller") == Some(&Value::Bool(true)))
+        })
+}
+
 /// Evaluates an AdmissionRequest with valid settings. The conversion works
-/// on `request.object` itself; `as_sent` gives it back as it was, and is
-/// called only when the answer depends on that after a conversion changed
-/// it (a rejection, validate mode), so that the common paths do not pay for
-/// a copy of every object.
+/// on `request.object` itself; `as_sent` gives the request back whole as it
+/// was, and is called only when the answer depends on that after a
+/// conversion changed it (a rejection, validate mode, a review), so that
+/// the common paths do not pay for a copy of every object.
 pub fn evaluate_request(
     mut request: Request,
     settings: &Settings,
-    as_sent: impl FnOnce() -> Value,
+    as_sent: impl Fn() -> Value,
 ) -> Evaluation {
     let object = request.object.take();
     let (kind, operation) = (request.kind(), request.operation());
@@ -120,6 +158,7 @@ pub fn evaluate_request(
             }]);
         }
     };
+    let treatment = treatment(kind, operation, &output, settings);
     let mut template = &mut output;
     for (depth, key) in location.keys.iter().enumerate() {
         match template.get_mut(*key) {
@@ -133,20 +172,21 @@ pub fn evaluate_request(
             }
         }
     }
-    let conversion = convert_template(template, &location, settings);
+    let rewrites = treatment == Treatment::Convert;
+    let conversion = convert_template(template, &location, settings, rewrites && kind != "Pod");
     let mutates = settings.mode == Mode::Mutate
+        && rewrites
         && conversion.problems.is_empty()
         && !conversion.changes.is_empty();
     // Fields are checked as they leave the policy: converted in mutate mode,
-    // as given in validate mode. A conversion without changes or problems
-    // leaves the object as it was.
+    // as given otherwise. A conversion without changes or problems leaves
+    // the object as it was.
     let unchanged = conversion.changes.is_empty() && conversion.problems.is_empty();
-    let sent;
+    let mut sent = None;
     let checked = if mutates || unchanged {
         &output
     } else {
-        sent = as_sent();
-        &sent
+        &sent.get_or_insert_with(&as_sent)["object"]
     };
     let pod_spec = location
         .keys
@@ -162,12 +202,39 @@ pub fn evaluate_request(
         .map(ToString::to_string)
         .collect();
     let mut warnings: Vec<String> = conversion.notes.into_iter().map(shorten).collect();
-    match settings.mode {
-        Mode::Mutate if mutates => warnings.extend(conversion.changes.iter().map(Change::warning)),
-        Mode::Mutate => {}
-        Mode::Validate => problems.extend(conversion.changes.iter().map(Change::violation)),
+    match (treatment, settings.mode) {
+        (Treatment::Convert, Mode::Mutate) if mutates => {
+            warnings.extend(conversion.changes.iter().map(Change::warning));
+        }
+        (Treatment::Convert, Mode::Mutate) => {}
+        (Treatment::Convert, Mode::Validate) => {
+            problems.extend(conversion.changes.iter().map(Change::violation));
+        }
+        (Treatment::Review, _) => {
+            if !conversion.converted.is_empty() && conversion.problems.is_empty() {
+                warnings.push(review_warning(&location.spec_path, &conversion.converted));
+            }
+        }
     }
     warnings.extend(fields.warnings);
+    if !problems.is_empty()
+        && operation == "UPDATE"
+        && template_unchanged(sent.get_or_insert_with(&as_sent), location.keys)
+    {
+        // Admitted before: refusing it now would block every update of the
+        // object, the garbage collector's finalizer removal included.
+        let path = location.metadata_path.trim_end_matches(".metadata");
+        warnings.push(shorten(format!(
+            "{path} is unchanged by this update, so it is let through as it was admitted; it has \
+             {} problem(s):",
+            problems.len()
+        )));
+        warnings.extend(bounded(problems).into_iter().map(shorten));
+        return Evaluation {
+            verdict: Verdict::Accept,
+            warnings,
+        };
+    }
     let verdict = if !problems.is_empty() {
         Verdict::Reject(bounded(problems))
     } else if mutates {
@@ -176,4 +243,24 @@ pub fn evaluate_request(
         Verdict::Accept
     };
     Evaluation { verdict, warnings }
+}
+
+/// What a reviewed template is told: its pods get the sidecars as native
+/// sidecars, and the manifest itself changes with `convert`.
+fn review_warning(spec_path: &str, converted: &[String]) -> String {
+    let template = spec_path.trim_end_matches(".spec");
+    let names: Vec<String> = converted.iter().map(|n| format!("\"{n}\"")).collect();
+    shorten(format!(
+        "{template}: its pods get {} as native sidecar(s); convert rewrites the manifest itself",
+        names.join(", ")
+    ))
+}
+
+/// Whether an UPDATE leaves the pod template as it was in the old object.
+fn template_unchanged(request: &Value, keys: &[&str]) -> bool {
+    let at = |root: &str| {
+        keys.iter()
+            .try_fold(request.get(root)?, |value, key| value.get(*key))
+    };
+    matches!((at("object"), at("oldObject")), (Some(new), Some(old)) if new == old)
 }

@@ -27,6 +27,11 @@ pub struct Sidecar {
     /// What its command line follows, parsed once for detection and the
     /// conversion.
     pub tail: Option<TailFollow>,
+    /// Declared by the user (annotation, `restartPolicy: Always`,
+    /// `sidecarNames`, or recorded as converted) rather than found by its
+    /// command line. A sidecar that was only found is a guess: when it
+    /// cannot be converted safely it is left as it is, never refused.
+    pub explicit: bool,
 }
 
 /// Names listed in a comma-separated annotation value.
@@ -54,6 +59,12 @@ pub fn name(container: &Value) -> &str {
 /// Whether an init container is a native sidecar.
 pub fn is_native(container: &Value) -> bool {
     field(container, "restartPolicy").and_then(Value::as_str) == Some("Always")
+}
+
+/// Whether a command line found by detection streams a log: following only
+/// `/dev/null` and the like is how toolbox and debug containers stay alive.
+fn streams_logs(tail: &TailFollow) -> bool {
+    !tail.follows_pseudo_files_only()
 }
 
 /// The declared log sidecars of a shape-checked pod template.
@@ -99,17 +110,21 @@ pub fn declared_sidecars(
     let detect = settings.detect_streaming_sidecars && containers.len() >= 2;
     let mut regular = Vec::new();
     for (index, container) in containers.iter().enumerate() {
-        let declared = explicit(container);
-        if declared || detect {
+        let explicit = explicit(container);
+        if explicit || detect {
             let tail = tail_follow(container);
-            if declared || tail.is_some() {
-                regular.push(Sidecar { index, tail });
+            if explicit || tail.as_ref().is_some_and(streams_logs) {
+                regular.push(Sidecar {
+                    index,
+                    tail,
+                    explicit,
+                });
             }
         }
     }
     // Detection guesses; it must never turn every container into a sidecar.
     if regular.len() == containers.len() {
-        regular.retain(|sidecar| explicit(&containers[sidecar.index]));
+        regular.retain(|sidecar| sidecar.explicit);
     }
 
     let stripped = init_containers
@@ -118,8 +133,12 @@ pub fn declared_sidecars(
         .filter(|(_, c)| !is_native(c))
         .filter_map(|(index, c)| {
             let tail = tail_follow(c);
-            let recorded = converted.contains(name(c)) || explicit(c);
-            (recorded || tail.is_some()).then_some(Sidecar { index, tail })
+            let explicit = converted.contains(name(c)) || explicit(c);
+            (explicit || tail.as_ref().is_some_and(streams_logs)).then_some(Sidecar {
+                index,
+                tail,
+                explicit,
+            })
         })
         .collect();
     Ok(Declared { regular, stripped })
@@ -230,6 +249,24 @@ mod tests {
         Settings::default(),
         (vec![], vec![0])
     )]
+    #[case::a_keep_alive_on_dev_null_is_no_log_sidecar(
+        json!({}),
+        json!({"containers": [app("app"), {"name": "toolbox", "command": ["tail", "-f", "/dev/null"]}]}),
+        Settings::default(),
+        regular(&[])
+    )]
+    #[case::a_keep_alive_named_in_the_annotation_is_a_sidecar(
+        json!({"log-sidecar.io/containers": "toolbox"}),
+        json!({"containers": [app("app"), {"name": "toolbox", "command": ["tail", "-F", "/dev/null"]}]}),
+        Settings::default(),
+        regular(&[1])
+    )]
+    #[case::an_init_container_waiting_on_proc_is_not_restored(
+        json!({}),
+        json!({"containers": [app("app")], "initContainers": [{"name": "wait", "command": ["tail", "-f", "/proc/1/fd/1"]}]}),
+        Settings::default(),
+        regular(&[])
+    )]
     #[case::native_sidecars_are_left_alone(
         json!({"log-sidecar.io/converted": "s", "log-sidecar.io/containers": "s"}),
         json!({"containers": [app("app")], "initContainers": [{"name": "s", "restartPolicy": "Always", "command": ["tail", "-F", "/a"]}]}),
@@ -271,6 +308,26 @@ mod tests {
             found.stripped.iter().map(follows).collect::<Vec<_>>(),
             vec![file]
         );
+    }
+
+    #[test]
+    fn only_declarations_are_explicit_and_detection_is_a_guess() {
+        let spec = json!({
+            "containers": [app("app"), tailer("detected"), app("named"), tailer("listed")],
+            "initContainers": [tailer("stripped"), app("recorded")],
+        });
+        let settings = Settings {
+            sidecar_names: vec!["named".to_string()],
+            ..Settings::default()
+        };
+        let annotations = json!({
+            "log-sidecar.io/containers": "listed",
+            "log-sidecar.io/converted": "recorded",
+        });
+        let found = declared(annotations, spec, settings);
+        let explicit = |list: &[Sidecar]| list.iter().map(|s| s.explicit).collect::<Vec<_>>();
+        assert_eq!(explicit(&found.regular), vec![false, true, true]);
+        assert_eq!(explicit(&found.stripped), vec![false, true]);
     }
 
     #[test]

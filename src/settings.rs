@@ -54,6 +54,8 @@ pub struct Settings {
     pub enabled_feature_gates: Vec<String>,
     pub dropped_fields: FieldPolicy,
     pub unknown_fields: FieldPolicy,
+    pub rewrite_follow: bool,
+    pub convert_templates: bool,
 }
 
 impl Default for Settings {
@@ -71,12 +73,14 @@ impl Default for Settings {
             enabled_feature_gates: Vec::new(),
             dropped_fields: FieldPolicy::Reject,
             unknown_fields: FieldPolicy::Reject,
+            rewrite_follow: true,
+            convert_templates: false,
         }
     }
 }
 
 /// The settings' names as users write them, for unknown-key suggestions.
-pub const SETTING_NAMES: [&str; 12] = [
+pub const SETTING_NAMES: [&str; 14] = [
     "mode",
     "annotationPrefix",
     "sidecarNames",
@@ -89,6 +93,8 @@ pub const SETTING_NAMES: [&str; 12] = [
     "enabledFeatureGates",
     "droppedFields",
     "unknownFields",
+    "rewriteFollow",
+    "convertTemplates",
 ];
 
 impl Settings {
@@ -229,6 +235,8 @@ mod tests {
             "enabledFeatureGates": ["SidecarContainers"],
             "droppedFields": "warn",
             "unknownFields": "ignore",
+            "rewriteFollow": false,
+            "convertTemplates": true,
         }))
         .expect("valid settings");
         let expected = Settings {
@@ -244,6 +252,8 @@ mod tests {
             enabled_feature_gates: vec!["SidecarContainers".to_string()],
             dropped_fields: FieldPolicy::Warn,
             unknown_fields: FieldPolicy::Ignore,
+            rewrite_follow: false,
+            convert_templates: true,
         };
         assert_eq!(settings, expected, "each key should set its field");
     }
@@ -257,7 +267,20 @@ mod tests {
         json!({"allow_opt_out": true}),
         "unknown setting \"allow_opt_out\"; known settings: mode, annotationPrefix, sidecarNames, \
          detectStreamingSidecars, placement, kubernetesVersion, addVolumeMounts, \
-         createSharedVolume, allowOptOut, enabledFeatureGates, droppedFields, unknownFields"
+         createSharedVolume, allowOptOut, enabledFeatureGates, droppedFields, unknownFields, \
+         rewriteFollow, convertTemplates"
+    )]
+    #[case::misspelt_new_setting(
+        json!({"convertTemplate": true}),
+        "unknown setting \"convertTemplate\": did you mean \"convertTemplates\"?"
+    )]
+    #[case::rewrite_follow_as_a_string(
+        json!({"rewriteFollow": "true"}),
+        "setting rewriteFollow: invalid type: string \"true\", expected a boolean"
+    )]
+    #[case::convert_templates_as_a_number(
+        json!({"convertTemplates": 1}),
+        "setting convertTemplates: invalid type: integer `1`, expected a boolean"
     )]
     #[case::bad_mode(
         json!({"mode": "audit"}),

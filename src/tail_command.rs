@@ -1,4 +1,8 @@
-//! Reading a container's command line: does it stream files with `tail`?
+//! Reading a container's command line: does it stream files with `tail`,
+//! and how to make it wait for a file that does not exist yet.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use serde_json::Value;
 
@@ -12,6 +16,90 @@ pub struct TailFollow {
     /// Whether it keeps trying to open a file that does not exist yet
     /// (`-F`, `--retry`). Without it, tail exits when the file is missing.
     pub retries: bool,
+    /// How to make it retry: the follow options rewritten to `-F`, in the
+    /// container's own strings. `None` when an option is written in a way
+    /// that cannot be edited byte for byte (quoted or escaped in a script);
+    /// empty when it retries already.
+    pub rewrite: Option<Vec<Edit>>,
+}
+
+/// One follow option to replace in `command` or `args`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    /// `command` or `args`.
+    pub key: &'static str,
+    /// The index of the string in that list.
+    pub index: usize,
+    /// The bytes of that string to replace.
+    pub range: Range<usize>,
+    /// What they become: `-F` for a long option, `F` for the `f` of a cluster.
+    pub with: &'static str,
+    /// The option as written, and as rewritten, for the warning.
+    pub option: String,
+    pub rewritten: String,
+}
+
+/// Paths of the kernel's pseudo-filesystems: always there, never a log file,
+/// and never on a volume.
+const PSEUDO_FILESYSTEMS: [&str; 3] = ["/dev/", "/proc/", "/sys/"];
+
+/// Whether `path` is a pseudo-file such as `/dev/null` or `/proc/1/fd/1`.
+pub fn is_pseudo_file(path: &str) -> bool {
+    PSEUDO_FILESYSTEMS.iter().any(|root| path.starts_with(root))
+}
+
+impl TailFollow {
+    /// The files that are real files, which a volume must share.
+    pub fn log_files(&self) -> impl Iterator<Item = &str> {
+        self.files
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !is_pseudo_file(f))
+    }
+
+    /// Whether it would exit on a log file that is missing when it starts.
+    pub fn exits_on_missing_file(&self) -> bool {
+        !self.retries && self.log_files().next().is_some()
+    }
+
+    /// Whether it follows pseudo-files only, the keep-alive of toolbox and
+    /// debug containers (`tail -f /dev/null`).
+    pub fn follows_pseudo_files_only(&self) -> bool {
+        self.log_files().next().is_none()
+    }
+}
+
+/// Applies `edits` to the container's `command` and `args`.
+pub fn apply_edits(container: &mut Value, edits: &[Edit]) {
+    // Later ranges first, so that earlier ones keep their offsets.
+    let mut ordered: Vec<&Edit> = edits.iter().collect();
+    ordered.sort_by_key(|e| (e.key, e.index, std::cmp::Reverse(e.range.start)));
+    for edit in ordered {
+        let slot = container
+            .get_mut(edit.key)
+            .and_then(|list| list.get_mut(edit.index));
+        if let Some(Value::String(text)) = slot
+            && text.get(edit.range.clone()).is_some()
+        {
+            text.replace_range(edit.range.clone(), edit.with);
+        }
+    }
+}
+
+/// A word of the command line, and where it is written when it can be
+/// edited in place.
+#[derive(Debug)]
+struct Word<'a> {
+    text: Cow<'a, str>,
+    at: Option<Place>,
+}
+
+#[derive(Debug, Clone)]
+struct Place {
+    key: &'static str,
+    index: usize,
+    /// The byte at which the word starts in that string.
+    start: usize,
 }
 
 /// The files a container streams with `tail -F`-like command lines, given
@@ -19,39 +107,54 @@ pub struct TailFollow {
 /// `None` when the container does not follow absolute files with `tail`.
 pub fn tail_follow(container: &Value) -> Option<TailFollow> {
     let argv = container_argv(container)?;
-    let argv = match shell_script(&argv) {
-        Some(script) => split_simple_command(script)?,
-        None => argv.iter().map(|s| s.to_string()).collect(),
+    let words = match shell_script(&argv) {
+        Some((script, place)) => split_simple_command(script, place)?,
+        None => argv
+            .into_iter()
+            .map(|(text, place)| Word {
+                text: Cow::Borrowed(text),
+                at: Some(place),
+            })
+            .collect(),
     };
-    parse_tail(&argv)
+    parse_tail(&words)
 }
 
 /// `command` followed by `args`, as the kubelet runs them (an image's
-/// entrypoint is unknown here, so `args` alone stands for the command line).
-fn container_argv(container: &Value) -> Option<Vec<&str>> {
-    let strings = |key| -> Option<Vec<&str>> {
+/// entrypoint is unknown here, so `args` alone stands for the command line),
+/// each string with its place.
+fn container_argv(container: &Value) -> Option<Vec<(&str, Place)>> {
+    let mut argv = Vec::new();
+    for key in ["command", "args"] {
         match field(container, key) {
-            None | Some(Value::Null) => Some(Vec::new()),
-            Some(Value::Array(items)) => items.iter().map(Value::as_str).collect(),
-            Some(_) => None,
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (index, item) in items.iter().enumerate() {
+                    let place = Place {
+                        key,
+                        index,
+                        start: 0,
+                    };
+                    argv.push((item.as_str()?, place));
+                }
+            }
+            Some(_) => return None,
         }
-    };
-    let mut argv = strings("command")?;
-    argv.extend(strings("args")?);
+    }
     Some(argv)
 }
 
 /// The script of `sh -c SCRIPT` (also `bash`, `ash`, `dash`, and option
-/// clusters such as `-ec`).
-fn shell_script<'a>(argv: &[&'a str]) -> Option<&'a str> {
-    let shell = basename(argv.first()?);
+/// clusters such as `-ec`), with its place.
+fn shell_script<'a>(argv: &[(&'a str, Place)]) -> Option<(&'a str, Place)> {
+    let shell = basename(argv.first()?.0);
     if !matches!(shell, "sh" | "bash" | "ash" | "dash") {
         return None;
     }
-    let flags = argv.get(1)?.strip_prefix('-')?;
+    let flags = argv.get(1)?.0.strip_prefix('-')?;
     let only_safe_flags = flags.chars().all(|c| matches!(c, 'c' | 'e' | 'u' | 'x'));
     (flags.contains('c') && only_safe_flags)
-        .then(|| argv.get(2).copied())
+        .then(|| argv.get(2).cloned())
         .flatten()
 }
 
@@ -65,52 +168,89 @@ const SPECIAL: [char; 17] = [
     '\n', ';', '&', '|', '<', '>', '(', ')', '`', '$', '*', '?', '[', '#', '~', '{', '}',
 ];
 
+/// Blanks and newlines around a script change nothing: a YAML block scalar
+/// (`- |`) ends the script with a newline.
+const SURROUNDING: [char; 3] = [' ', '\t', '\n'];
+
 /// Splits a shell script into words when it is one simple command: quotes
 /// and backslashes are honoured; any [`SPECIAL`] character makes it a
 /// script this policy does not try to understand. A leading `exec` is
 /// dropped, since it does not change what runs.
-fn split_simple_command(script: &str) -> Option<Vec<String>> {
-    let mut words = if script.contains(['\'', '"', '\\']) {
-        split_quoted(script)?
-    } else if script.contains(SPECIAL) {
+fn split_simple_command(script: &str, place: Place) -> Option<Vec<Word<'_>>> {
+    let trimmed = script.trim_start_matches(SURROUNDING);
+    let offset = script.len() - trimmed.len();
+    let trimmed = trimmed.trim_end_matches(SURROUNDING);
+    let at = |start: usize| {
+        Some(Place {
+            start: offset + start,
+            ..place.clone()
+        })
+    };
+    let mut words = if trimmed.contains(['\'', '"', '\\']) {
+        split_quoted(trimmed, at)?
+    } else if trimmed.contains(SPECIAL) {
         return None;
     } else {
         // Nothing quoted, the usual case: the words are what blanks separate.
-        script
-            .split([' ', '\t'])
-            .filter(|word| !word.is_empty())
-            .map(str::to_string)
-            .collect()
+        let mut words = Vec::new();
+        let mut start = None;
+        for (i, c) in trimmed.char_indices().chain([(trimmed.len(), ' ')]) {
+            match (c == ' ' || c == '\t', start) {
+                (true, Some(s)) => {
+                    words.push(Word {
+                        text: Cow::Borrowed(&trimmed[s..i]),
+                        at: at(s),
+                    });
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
+        }
+        words
     };
-    if words.first().map(String::as_str) == Some("exec") {
+    if words.first().is_some_and(|w| w.text == "exec") {
         words.remove(0);
     }
     Some(words)
 }
 
-/// [`split_simple_command`] for a script with quotes or backslashes.
-fn split_quoted(script: &str) -> Option<Vec<String>> {
+/// [`split_simple_command`] for a script with quotes or backslashes. Only
+/// words written without them keep their place.
+fn split_quoted(script: &str, at: impl Fn(usize) -> Option<Place>) -> Option<Vec<Word<'static>>> {
     let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = script.chars();
-    while let Some(c) = chars.next() {
+    // The word being read, where it starts, and whether it is written as is.
+    let mut word: Option<(String, usize, bool)> = None;
+    let mut chars = script.char_indices();
+    let finish = |word: Option<(String, usize, bool)>, words: &mut Vec<Word>| {
+        if let Some((text, start, plain)) = word {
+            let at = if plain { at(start) } else { None };
+            words.push(Word {
+                text: Cow::Owned(text),
+                at,
+            });
+        }
+    };
+    while let Some((i, c)) = chars.next() {
         match c {
-            ' ' | '\t' => words.extend(word.take()),
+            ' ' | '\t' => finish(word.take(), &mut words),
             '\'' => {
-                let w = word.get_or_insert_with(String::new);
+                let (w, _, plain) = word.get_or_insert_with(|| (String::new(), i, false));
+                *plain = false;
                 loop {
-                    match chars.next()? {
+                    match chars.next()?.1 {
                         '\'' => break,
                         q => w.push(q),
                     }
                 }
             }
             '"' => {
-                let w = word.get_or_insert_with(String::new);
+                let (w, _, plain) = word.get_or_insert_with(|| (String::new(), i, false));
+                *plain = false;
                 loop {
-                    match chars.next()? {
+                    match chars.next()?.1 {
                         '"' => break,
-                        '\\' => match chars.next()? {
+                        '\\' => match chars.next()?.1 {
                             e @ ('"' | '\\' | '$' | '`') => w.push(e),
                             '\n' => {}
                             e => {
@@ -123,15 +263,22 @@ fn split_quoted(script: &str) -> Option<Vec<String>> {
                     }
                 }
             }
-            '\\' => match chars.next()? {
-                '\n' => {}
-                e => word.get_or_insert_with(String::new).push(e),
-            },
+            '\\' => {
+                let escaped = chars.next()?.1;
+                let (w, _, plain) = word.get_or_insert_with(|| (String::new(), i, false));
+                *plain = false;
+                if escaped != '\n' {
+                    w.push(escaped);
+                }
+            }
             c if SPECIAL.contains(&c) => return None,
-            _ => word.get_or_insert_with(String::new).push(c),
+            _ => word
+                .get_or_insert_with(|| (String::new(), i, true))
+                .0
+                .push(c),
         }
     }
-    words.extend(word);
+    finish(word, &mut words);
     Some(words)
 }
 
@@ -147,25 +294,27 @@ const LONG_WITH_VALUE: [&str; 5] = [
 ];
 const LONG_FLAGS: [&str; 5] = ["quiet", "silent", "verbose", "zero-terminated", "retry"];
 
-#[derive(Default)]
-struct TailOptions {
-    follow: bool,
-    retry: bool,
+/// A follow option without retry: its word, and for a cluster of short
+/// options the byte of its `f`.
+struct FollowOption {
+    word: usize,
+    short_at: Option<usize>,
 }
 
 /// Parses a `tail` argv. Unknown options mean the command is not understood,
 /// and so not detected.
-fn parse_tail(argv: &[String]) -> Option<TailFollow> {
-    let (program, rest) = argv.split_first()?;
-    if basename(program) != "tail" {
+fn parse_tail(words: &[Word]) -> Option<TailFollow> {
+    let (program, _) = words.split_first()?;
+    if basename(&program.text) != "tail" {
         return None;
     }
-    let mut options = TailOptions::default();
+    let (mut follow, mut retry, mut follows) = (false, false, Vec::new());
     let mut files = Vec::new();
-    let mut args = rest.iter();
-    while let Some(arg) = args.next() {
+    let mut args = words.iter().enumerate().skip(1);
+    while let Some((w, word)) = args.next() {
+        let arg: &str = &word.text;
         if arg == "--" {
-            files.extend(args.by_ref().cloned());
+            files.extend(args.by_ref().map(|(_, word)| word.text.to_string()));
         } else if let Some(long) = arg.strip_prefix("--") {
             let (name, value) = match long.split_once('=') {
                 Some((name, value)) => (name, Some(value)),
@@ -173,13 +322,17 @@ fn parse_tail(argv: &[String]) -> Option<TailFollow> {
             };
             match name {
                 "follow" => {
-                    options.follow = true;
+                    // --follow=name alone does not retry a missing file either.
                     if !matches!(value, None | Some("name") | Some("descriptor")) {
                         return None;
                     }
-                    // --follow=name alone does not retry a missing file either.
+                    follow = true;
+                    follows.push(FollowOption {
+                        word: w,
+                        short_at: None,
+                    });
                 }
-                "retry" if value.is_none() => options.retry = true,
+                "retry" if value.is_none() => retry = true,
                 _ if LONG_FLAGS.contains(&name) && value.is_none() => {}
                 _ if LONG_WITH_VALUE.contains(&name) => {
                     if value.is_none() {
@@ -191,11 +344,14 @@ fn parse_tail(argv: &[String]) -> Option<TailFollow> {
         } else if let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) {
             for (at, flag) in cluster.char_indices() {
                 match flag {
-                    'F' => {
-                        options.follow = true;
-                        options.retry = true;
+                    'F' => (follow, retry) = (true, true),
+                    'f' => {
+                        follow = true;
+                        follows.push(FollowOption {
+                            word: w,
+                            short_at: Some(1 + at),
+                        });
                     }
-                    'f' => options.follow = true,
                     _ if SHORT_FLAGS.contains(flag) => {}
                     _ if SHORT_WITH_VALUE.contains(flag) => {
                         if cluster[at + 1..].is_empty() {
@@ -207,13 +363,42 @@ fn parse_tail(argv: &[String]) -> Option<TailFollow> {
                 }
             }
         } else {
-            files.push(arg.clone());
+            files.push(arg.to_string());
         }
     }
     let all_absolute = !files.is_empty() && files.iter().all(|f| f.starts_with('/'));
-    (options.follow && all_absolute).then_some(TailFollow {
+    if !follow || !all_absolute {
+        return None;
+    }
+    let rewrite = if retry {
+        Some(Vec::new())
+    } else {
+        follows
+            .iter()
+            .map(|follow| {
+                let word = &words[follow.word];
+                let place = word.at.as_ref()?;
+                let (range, with) = match follow.short_at {
+                    Some(at) => (at..at + 1, "F"),
+                    None => (0..word.text.len(), "-F"),
+                };
+                let mut rewritten = word.text.to_string();
+                rewritten.replace_range(range.clone(), with);
+                Some(Edit {
+                    key: place.key,
+                    index: place.index,
+                    range: place.start + range.start..place.start + range.end,
+                    with,
+                    option: word.text.to_string(),
+                    rewritten,
+                })
+            })
+            .collect()
+    };
+    Some(TailFollow {
         files,
-        retries: options.retry,
+        retries: retry,
+        rewrite,
     })
 }
 
@@ -223,11 +408,13 @@ mod tests {
     use rstest::rstest;
     use serde_json::json;
 
-    fn follows(files: &[&str], retries: bool) -> Option<TailFollow> {
-        Some(TailFollow {
-            files: files.iter().map(|f| f.to_string()).collect(),
-            retries,
-        })
+    /// The files and whether it retries: what detection and the mounts use.
+    fn follows(files: &[&str], retries: bool) -> Option<(Vec<String>, bool)> {
+        Some((files.iter().map(|f| f.to_string()).collect(), retries))
+    }
+
+    fn read(container: &Value) -> Option<(Vec<String>, bool)> {
+        tail_follow(container).map(|t| (t.files, t.retries))
     }
 
     #[rstest]
@@ -279,11 +466,23 @@ mod tests {
         json!({"command": ["tail", "-F", "--", "/-odd.log"]}),
         follows(&["/-odd.log"], true)
     )]
+    #[case::block_scalar_ending_in_a_newline(
+        json!({"command": ["/bin/sh", "-c"], "args": ["tail -n+1 -f /var/log/app.log\n"]}),
+        follows(&["/var/log/app.log"], false)
+    )]
+    #[case::block_scalar_with_leading_blank_lines(
+        json!({"command": ["sh", "-c", "\n  tail -F '/var/log/a.log'\n\n"]}),
+        follows(&["/var/log/a.log"], true)
+    )]
+    #[case::keep_alive_on_dev_null(
+        json!({"command": ["tail", "-f", "/dev/null"]}),
+        follows(&["/dev/null"], false)
+    )]
     fn streaming_tail_commands_are_understood(
         #[case] container: Value,
-        #[case] expected: Option<TailFollow>,
+        #[case] expected: Option<(Vec<String>, bool)>,
     ) {
-        assert_eq!(tail_follow(&container), expected, "reading {container}");
+        assert_eq!(read(&container), expected, "reading {container}");
     }
 
     #[rstest]
@@ -292,6 +491,7 @@ mod tests {
     #[case::one_relative_file_among_absolute(json!({"command": ["tail", "-F", "/a.log", "b.log"]}))]
     #[case::no_file_reads_stdin(json!({"command": ["tail", "-F"]}))]
     #[case::compound_script(json!({"command": ["sh", "-c", "touch /a.log; tail -F /a.log"]}))]
+    #[case::two_lines_of_script(json!({"command": ["sh", "-c", "touch /a.log\ntail -F /a.log\n"]}))]
     #[case::pipeline(json!({"command": ["sh", "-c", "tail -F /a.log | grep x"]}))]
     #[case::pipeline_after_a_quoted_word(json!({"command": ["sh", "-c", "tail -F '/a.log' | grep x"]}))]
     #[case::variable_expansion(json!({"command": ["sh", "-c", "tail -F $LOG"]}))]
@@ -301,12 +501,96 @@ mod tests {
     #[case::unknown_option(json!({"command": ["tail", "-F", "--frobnicate", "/a.log"]}))]
     #[case::unknown_follow_mode(json!({"command": ["tail", "--follow=inode", "/a.log"]}))]
     #[case::missing_option_value(json!({"command": ["tail", "-F", "/a.log", "-n"]}))]
+    #[case::value_that_looks_like_follow(json!({"command": ["tail", "-nF", "/a.log"]}))]
     #[case::shell_without_c(json!({"command": ["sh", "/script.sh"]}))]
     #[case::another_program(json!({"command": ["cat", "-F", "/a.log"]}))]
     #[case::no_command(json!({"image": "busybox"}))]
     #[case::command_of_wrong_type(json!({"command": "tail -F /a.log"}))]
     #[case::non_string_argument(json!({"command": ["tail", "-F", 7]}))]
     fn other_command_lines_are_not_streaming_sidecars(#[case] container: Value) {
-        assert_eq!(tail_follow(&container), None, "reading {container}");
+        assert_eq!(read(&container), None, "reading {container}");
+    }
+
+    /// The container after its follow options are rewritten.
+    fn rewritten(mut container: Value) -> Option<Value> {
+        let edits = tail_follow(&container)?.rewrite?;
+        apply_edits(&mut container, &edits);
+        Some(container)
+    }
+
+    #[rstest]
+    #[case::short_option_in_sh_c(
+        json!({"command": ["sh", "-c", "tail -n+1 -f /var/log/app.log"]}),
+        json!({"command": ["sh", "-c", "tail -n+1 -F /var/log/app.log"]})
+    )]
+    #[case::in_args_only(
+        json!({"args": ["tail", "-f", "/var/log/app.log"]}),
+        json!({"args": ["tail", "-F", "/var/log/app.log"]})
+    )]
+    #[case::in_command_and_args(
+        json!({"command": ["/bin/sh", "-c"], "args": ["tail -n +1 -f /var/log/app.log"]}),
+        json!({"command": ["/bin/sh", "-c"], "args": ["tail -n +1 -F /var/log/app.log"]})
+    )]
+    #[case::long_descriptor_option(
+        json!({"command": ["tail", "--follow=descriptor", "/a.log"]}),
+        json!({"command": ["tail", "-F", "/a.log"]})
+    )]
+    #[case::bare_long_option_in_a_script(
+        json!({"command": ["sh", "-c", "exec tail --follow /a.log"]}),
+        json!({"command": ["sh", "-c", "exec tail -F /a.log"]})
+    )]
+    #[case::inside_a_cluster_of_short_options(
+        json!({"command": ["tail", "-qfn+1", "/a.log"]}),
+        json!({"command": ["tail", "-qFn+1", "/a.log"]})
+    )]
+    #[case::block_scalar_keeps_its_newline(
+        json!({"command": ["sh", "-c"], "args": ["\ntail -f /a.log\n"]}),
+        json!({"command": ["sh", "-c"], "args": ["\ntail -F /a.log\n"]})
+    )]
+    #[case::quoted_file_next_to_a_plain_option(
+        json!({"command": ["sh", "-c", "tail -f '/var/log/my app.log'"]}),
+        json!({"command": ["sh", "-c", "tail -F '/var/log/my app.log'"]})
+    )]
+    #[case::every_follow_option(
+        json!({"command": ["tail", "-f", "--follow=name", "/a.log"]}),
+        json!({"command": ["tail", "-F", "-F", "/a.log"]})
+    )]
+    #[case::retrying_already_changes_nothing(
+        json!({"command": ["tail", "-f", "--retry", "/a.log"]}),
+        json!({"command": ["tail", "-f", "--retry", "/a.log"]})
+    )]
+    fn follow_options_are_rewritten_to_retry_byte_for_byte(
+        #[case] container: Value,
+        #[case] expected: Value,
+    ) {
+        assert_eq!(rewritten(container.clone()), Some(expected), "{container}");
+    }
+
+    #[test]
+    fn a_quoted_follow_option_cannot_be_rewritten_in_place() {
+        let container = json!({"command": ["sh", "-c", "tail '-f' /a.log"]});
+        let tail = tail_follow(&container).expect("a streaming command");
+        assert_eq!(tail.rewrite, None, "{container}");
+    }
+
+    #[rstest]
+    #[case::dev_null("/dev/null", true)]
+    #[case::stdout_of_pid_1("/proc/1/fd/1", true)]
+    #[case::kernel_messages("/sys/kernel/debug/x", true)]
+    #[case::a_log_file("/var/log/app.log", false)]
+    #[case::a_directory_named_like_one("/devices/app.log", false)]
+    fn pseudo_files_are_told_apart(#[case] path: &str, #[case] pseudo: bool) {
+        assert_eq!(is_pseudo_file(path), pseudo, "{path}");
+    }
+
+    #[test]
+    fn following_pseudo_files_needs_no_retry() {
+        let keep_alive = tail_follow(&json!({"command": ["tail", "-f", "/dev/null"]})).unwrap();
+        assert!(keep_alive.follows_pseudo_files_only());
+        assert!(!keep_alive.exits_on_missing_file());
+        let mixed =
+            tail_follow(&json!({"command": ["tail", "-f", "/dev/null", "/a.log"]})).unwrap();
+        assert_eq!(mixed.log_files().collect::<Vec<_>>(), vec!["/a.log"]);
+        assert!(mixed.exits_on_missing_file());
     }
 }

@@ -68,6 +68,25 @@ impl Mount {
         self.volume == other.volume && components(sub, rest).eq(components(other_sub, other_rest))
     }
 
+    /// Whether `app`, a mount of the same volume, shows the place where this
+    /// mount puts `file`, whatever its own mount path. An app mount of the
+    /// volume's root shows every place; a `subPathExpr` is compared
+    /// unexpanded.
+    fn place_within(&self, app: &Mount, file: &str) -> bool {
+        let Some(rest) = self.below(file) else {
+            return false;
+        };
+        match (&self.sub, &app.sub) {
+            (_, Sub::Path(app_sub)) if components(app_sub, "").next().is_none() => true,
+            (Sub::Path(sub), Sub::Path(app_sub)) => {
+                let mut place = components(sub, rest);
+                components(app_sub, "").all(|part| place.next() == Some(part))
+            }
+            (Sub::Expr(expr), Sub::Expr(app_expr)) => expr == app_expr,
+            _ => false,
+        }
+    }
+
     /// The mount a sidecar needs to see the file where the app writes it.
     fn read_only_copy(&self) -> Value {
         let mut mount = json!({"name": self.volume, "mountPath": self.mount_path});
@@ -78,6 +97,15 @@ impl Mount {
         }
         mount["readOnly"] = json!(true);
         mount
+    }
+
+    /// ` (subPath x)` or ` (subPathExpr x)`, or nothing for a whole volume.
+    fn describe_sub(&self) -> String {
+        match &self.sub {
+            Sub::Path(sub) if sub.is_empty() => String::new(),
+            Sub::Path(sub) => format!(" (subPath {sub})"),
+            Sub::Expr(expr) => format!(" (subPathExpr {expr})"),
+        }
     }
 
     fn describe(&self) -> String {
@@ -114,6 +142,42 @@ fn covering(mounts: &[Mount], file: &str) -> Option<Mount> {
         .cloned()
 }
 
+/// A container's `volumeMounts` as they were: absent, `null`, or a list of
+/// that many mounts. Mounts are only ever appended, so this is enough to
+/// undo them.
+#[derive(Debug, Clone, Copy)]
+pub struct MountsMark(Option<Option<usize>>);
+
+impl MountsMark {
+    pub fn of(container: &Value) -> MountsMark {
+        MountsMark(
+            container
+                .get("volumeMounts")
+                .map(|mounts| mounts.as_array().map(Vec::len)),
+        )
+    }
+
+    /// Removes the mounts added to `container` since the mark.
+    pub fn restore(self, container: &mut Value) {
+        let Some(object) = container.as_object_mut() else {
+            return;
+        };
+        match self.0 {
+            None => {
+                object.shift_remove("volumeMounts");
+            }
+            Some(None) => {
+                object.insert("volumeMounts".to_string(), Value::Null);
+            }
+            Some(Some(len)) => {
+                if let Some(Value::Array(mounts)) = object.get_mut("volumeMounts") {
+                    mounts.truncate(len);
+                }
+            }
+        }
+    }
+}
+
 fn push_mount(container: &mut Value, mount: Value) {
     if let Some(Value::Array(mounts)) = child_or_insert(container, "volumeMounts", json!([])) {
         mounts.push(mount);
@@ -130,24 +194,34 @@ pub struct SharedFiles<'a> {
     /// Built on first use, dropped when an app gains a mount. Without it,
     /// finding the app mount of each sidecar's file meant reading every mount
     /// of every app: quadratic in the size of the pod.
-    app_mounts: Option<MountsByDir>,
+    app_mounts: Option<AppMounts>,
 }
 
-/// The mounts of the app containers by [`Mount::dir`], each with the index
-/// of its app, in app order, then mount order.
-type MountsByDir = HashMap<String, Vec<(usize, Mount)>>;
+/// The mounts of the app containers, each with the index of its app, in app
+/// order, then mount order: by [`Mount::dir`] and by volume.
+#[derive(Default)]
+struct AppMounts {
+    by_dir: HashMap<String, Vec<(usize, Mount)>>,
+    by_volume: HashMap<String, Vec<(usize, Mount)>>,
+}
 
-fn mounts_by_dir(apps: &[Value]) -> MountsByDir {
-    let mut by_dir = MountsByDir::new();
-    for (index, app) in apps.iter().enumerate() {
-        for mount in mounts(app) {
-            by_dir
+fn app_mounts(apps: &[Value]) -> AppMounts {
+    let mut index = AppMounts::default();
+    for (app, container) in apps.iter().enumerate() {
+        for mount in mounts(container) {
+            index
+                .by_volume
+                .entry(mount.volume.clone())
+                .or_default()
+                .push((app, mount.clone()));
+            index
+                .by_dir
                 .entry(mount.dir().to_string())
                 .or_default()
-                .push((index, mount));
+                .push((app, mount));
         }
     }
-    by_dir
+    index
 }
 
 /// Every directory that a mount covering `file` can have as [`Mount::dir`],
@@ -161,6 +235,15 @@ fn covering_dirs(file: &str) -> impl Iterator<Item = &str> {
 pub struct Access {
     pub changes: Vec<Change>,
     pub problems: Vec<PolicyError>,
+}
+
+/// What [`SharedFiles::roll_back`] needs to undo the changes made to the
+/// apps and volumes since [`SharedFiles::checkpoint`].
+pub struct Checkpoint {
+    volumes: usize,
+    /// The `volumeMounts` of the only app, when a new volume may be mounted
+    /// there; `None` inside when it had none.
+    app_mounts: Option<Option<Value>>,
 }
 
 impl<'a> SharedFiles<'a> {
@@ -182,6 +265,11 @@ impl<'a> SharedFiles<'a> {
     /// Makes sure `sidecar` (at kubectl path `path`) reads `file` where the
     /// apps write it. With `may_change` false (a sidecar that is already
     /// native), only checks.
+    ///
+    /// The sidecar's own covering mount decides first: through it, the file
+    /// is a place in a volume, and any app that mounts that place, at
+    /// whatever path, writes the file the sidecar reads. Only a sidecar
+    /// without a covering mount gets the app's mount at the same path.
     pub fn give_access(
         &mut self,
         sidecar: &mut Value,
@@ -190,46 +278,107 @@ impl<'a> SharedFiles<'a> {
         may_change: bool,
         access: &mut Access,
     ) {
-        let owned = covering(&mounts(sidecar), file);
-        let Some((app_index, app_mount)) = self.app_mount(path, file, access) else {
-            if !access.problems.is_empty() {
-                return;
-            }
-            match (&owned, self.shared_volume_directory(file, may_change)) {
-                (None, Some(directory)) => self.create_volume(sidecar, &directory, access),
-                _ => access.problems.push(PolicyError::NoAppVolume {
+        match covering(&mounts(sidecar), file) {
+            Some(own) => self.check_own_mount(sidecar, &own, path, file, access),
+            None => self.share_app_mount(sidecar, path, file, may_change, access),
+        }
+    }
+
+    /// A sidecar that mounts `file` itself reads the app's file when an app
+    /// mounts the same place of the same volume.
+    fn check_own_mount(
+        &mut self,
+        sidecar: &Value,
+        own: &Mount,
+        path: &str,
+        file: &str,
+        access: &mut Access,
+    ) {
+        let apps = &*self.apps;
+        let index = self.app_mounts.get_or_insert_with(|| app_mounts(apps));
+        let writer = index.by_volume.get(&own.volume).and_then(|mounts| {
+            mounts
+                .iter()
+                .find(|(_, app_mount)| own.place_within(app_mount, file))
+        });
+        if let Some((app, app_mount)) = writer {
+            if let Sub::Expr(expr) = &app_mount.sub
+                && let Some(variable) = differing_variable(expr, &apps[*app], sidecar)
+            {
+                access.problems.push(PolicyError::SubPathExprEnvMismatch {
                     path: path.to_string(),
                     file: file.to_string(),
-                    volume: self.free_volume_name(),
-                    directory: parent(file).unwrap_or("/").to_string(),
-                }),
+                    expr: expr.clone(),
+                    variable,
+                });
             }
             return;
+        }
+        // No app mounts that place; an app mount at the same path is the
+        // likely intent.
+        let at_same_path = match self.app_mount(path, file) {
+            Ok(found) => found.filter(|(_, app_mount)| !own.same_place(app_mount, file)),
+            Err(_) => None,
         };
-        match owned {
-            Some(own) if !own.same_place(&app_mount, file) => {
-                access.problems.push(PolicyError::ReadsAnotherVolume {
-                    path: path.to_string(),
-                    file: file.to_string(),
-                    sidecar_volume: own.volume.clone(),
-                    app_volume: app_mount.volume.clone(),
-                    app_mount: app_mount.describe(),
-                });
+        access.problems.push(match at_same_path {
+            Some((_, app_mount)) => PolicyError::ReadsAnotherVolume {
+                path: path.to_string(),
+                file: file.to_string(),
+                sidecar_volume: own.volume.clone(),
+                app_volume: app_mount.volume.clone(),
+                app_mount: app_mount.describe(),
+            },
+            None => PolicyError::VolumeNoAppMounts {
+                path: path.to_string(),
+                file: file.to_string(),
+                volume: own.volume.clone(),
+                sub: own.describe_sub(),
+            },
+        });
+    }
+
+    /// A sidecar without a mount for `file` gets a read-only copy of the
+    /// app's mount at that path, or a new shared volume.
+    fn share_app_mount(
+        &mut self,
+        sidecar: &mut Value,
+        path: &str,
+        file: &str,
+        may_change: bool,
+        access: &mut Access,
+    ) {
+        let (app_index, app_mount) = match self.app_mount(path, file) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                match self.shared_volume_directory(file, may_change) {
+                    Some(directory) => self.create_volume(sidecar, &directory, access),
+                    None => access.problems.push(PolicyError::NoAppVolume {
+                        path: path.to_string(),
+                        file: file.to_string(),
+                        volume: self.free_volume_name(),
+                        directory: parent(file).unwrap_or("/").to_string(),
+                    }),
+                }
+                return;
             }
-            Some(_) => {}
-            None if may_change && self.add_volume_mounts => {
-                push_mount(sidecar, app_mount.read_only_copy());
-                access.changes.push(Change::AddedMount {
-                    container: name(sidecar).to_string(),
-                    volume: app_mount.volume.clone(),
-                    mount_path: app_mount.mount_path.clone(),
-                });
+            Err(ambiguous) => {
+                access.problems.push(ambiguous);
+                return;
             }
-            None => access.problems.push(PolicyError::MissingSidecarMount {
+        };
+        if may_change && self.add_volume_mounts {
+            push_mount(sidecar, app_mount.read_only_copy());
+            access.changes.push(Change::AddedMount {
+                container: name(sidecar).to_string(),
+                volume: app_mount.volume.clone(),
+                mount_path: app_mount.mount_path.clone(),
+            });
+        } else {
+            access.problems.push(PolicyError::MissingSidecarMount {
                 path: path.to_string(),
                 file: file.to_string(),
                 mount: app_mount.read_only_copy().to_string(),
-            }),
+            });
         }
         if let Sub::Expr(expr) = &app_mount.sub
             && let Some(variable) = differing_variable(expr, &self.apps[app_index], sidecar)
@@ -244,34 +393,45 @@ impl<'a> SharedFiles<'a> {
     }
 
     /// The app container and mount through which the apps write `file`:
-    /// the covering mount with the longest path among all regular containers.
-    fn app_mount(&mut self, path: &str, file: &str, access: &mut Access) -> Option<(usize, Mount)> {
+    /// the covering mount with the longest path among all regular
+    /// containers; an error when apps mount different places there.
+    fn app_mount(&mut self, path: &str, file: &str) -> Result<Option<(usize, Mount)>, PolicyError> {
         let apps = &*self.apps;
-        let by_dir = self.app_mounts.get_or_insert_with(|| mounts_by_dir(apps));
-        let deepest = covering_dirs(file).find_map(|dir| by_dir.get(dir))?;
+        let by_dir = &self
+            .app_mounts
+            .get_or_insert_with(|| app_mounts(apps))
+            .by_dir;
+        let Some(deepest) = covering_dirs(file).find_map(|dir| by_dir.get(dir)) else {
+            return Ok(None);
+        };
         // Of an app's mounts at the same path, the last one counts, as in `covering`.
         let mut at_longest = deepest
             .iter()
             .enumerate()
             .filter(|(k, (app, _))| deepest.get(k + 1).is_none_or(|(next, _)| next != app))
             .map(|(_, candidate)| candidate);
-        let first = at_longest.next()?;
+        let Some(first) = at_longest.next() else {
+            return Ok(None);
+        };
         if let Some((_, other)) = at_longest.find(|(_, m)| !m.same_place(&first.1, file)) {
-            access.problems.push(PolicyError::AmbiguousAppVolume {
+            return Err(PolicyError::AmbiguousAppVolume {
                 path: path.to_string(),
                 file: file.to_string(),
                 first: format!("volume \"{}\"", first.1.volume),
                 second: format!("volume \"{}\"", other.volume),
             });
-            return None;
         }
-        Some(first.clone())
+        Ok(Some(first.clone()))
     }
 
     /// The directory to share through a new emptyDir, when that is allowed.
     fn shared_volume_directory(&self, file: &str, may_change: bool) -> Option<String> {
-        let allowed = may_change && self.create_shared_volume && self.apps.len() == 1;
+        let allowed = may_change && self.may_create_volume();
         allowed.then(|| parent(file)).flatten().map(str::to_string)
+    }
+
+    fn may_create_volume(&self) -> bool {
+        self.create_shared_volume && self.apps.len() == 1
     }
 
     fn create_volume(&mut self, sidecar: &mut Value, directory: &str, access: &mut Access) {
@@ -294,6 +454,39 @@ impl<'a> SharedFiles<'a> {
             volume,
             mount_path: directory.to_string(),
         });
+    }
+
+    /// Marks the apps and volumes as they are now, for a sidecar whose
+    /// conversion may be abandoned.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            volumes: self.volumes.len(),
+            app_mounts: self
+                .may_create_volume()
+                .then(|| self.apps[0].get("volumeMounts").cloned()),
+        }
+    }
+
+    /// Undoes what was changed since `checkpoint`: only a new shared volume
+    /// changes the apps and volumes.
+    pub fn roll_back(&mut self, checkpoint: Checkpoint) {
+        if self.volumes.len() == checkpoint.volumes {
+            return;
+        }
+        self.volumes.truncate(checkpoint.volumes);
+        if let (Some(saved), Some(app)) = (checkpoint.app_mounts, self.apps.first_mut())
+            && let Some(app) = app.as_object_mut()
+        {
+            match saved {
+                Some(mounts) => {
+                    app.insert("volumeMounts".to_string(), mounts);
+                }
+                None => {
+                    app.shift_remove("volumeMounts");
+                }
+            }
+        }
+        self.app_mounts = None;
     }
 
     /// A volume name that no volume of the pod uses yet.

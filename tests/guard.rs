@@ -17,28 +17,49 @@ const SEED_HANGS: &str = "spec.initContainers[0]: native sidecar \"sidecar\" los
     libraries older than 1.28 stripped the field";
 
 #[rstest]
-#[case::seed_with_mount("pod_eshop_cart_app_sidecar_with_mount.json", &[SEED_NOT_NATIVE])]
-#[case::seed_without_mount("pod_eshop_cart_app_sidecar_without_mount.json", &[SEED_NOT_NATIVE, SEED_NEEDS_MOUNT])]
-#[case::stripped_native_sidecar("pod_converted_sidecar_lost_restart_policy.json", &[SEED_HANGS])]
-#[case::tailing_init_container("pod_tailing_init_container_without_restart_policy.json", &[SEED_HANGS])]
-#[case::refusals_are_the_same_in_both_modes("pod_sidecar_with_startup_probe.json", &[
-    "spec.containers[1]: a native sidecar with a startupProbe holds back every later container, so the app that writes its log file might never start; remove the startupProbe",
-    SEED_NOT_NATIVE,
+#[case::seed_with_mount("pod_eshop_cart_app_sidecar_with_mount.json", json!({}), &[SEED_NOT_NATIVE])]
+#[case::seed_without_mount("pod_eshop_cart_app_sidecar_without_mount.json", json!({}), &[SEED_NOT_NATIVE, SEED_NEEDS_MOUNT])]
+#[case::stripped_native_sidecar("pod_converted_sidecar_lost_restart_policy.json", json!({}), &[SEED_HANGS])]
+#[case::tailing_init_container("pod_tailing_init_container_without_restart_policy.json", json!({}), &[SEED_HANGS])]
+#[case::refusals_are_the_same_in_both_modes("pod_sidecar_with_startup_probe.json", json!({}), &[
+    "spec.containers[1]: as a native sidecar, its startupProbe would hold back every later container, so the app that writes its log file might never start; remove the startupProbe",
 ])]
-#[case::deployment("deployment_with_streaming_sidecar.json", &[
+#[case::follow_rewrite("pod_sidecar_tail_f_in_sh_c.json", json!({}), &[
+    "spec.containers[1]: log sidecar \"log-tailer\" runs as a regular container; move it to spec.initContainers[0] with restartPolicy: Always to make it a native sidecar",
+    "spec.containers[1]: log sidecar \"log-tailer\" follows with tail -f, which exits while the file does not exist, so as a native sidecar it would crash-loop; use tail -F",
+])]
+#[case::converted_deployment("deployment_with_streaming_sidecar.json", json!({"convertTemplates": true}), &[
     "spec.template.spec.containers[1]: log sidecar \"sidecar\" runs as a regular container; move it to spec.template.spec.initContainers[0] with restartPolicy: Always to make it a native sidecar",
     SEED_NEEDS_MOUNT,
 ])]
 fn validate_mode_rejects_what_mutate_mode_would_change(
     #[case] name: &str,
+    #[case] mut settings: Value,
     #[case] expected: &[&str],
 ) {
-    let response = respond(&fixture(name), json!({"mode": "validate"}));
+    settings["mode"] = json!("validate");
+    let response = respond(&fixture(name), settings);
     assert_eq!(rejection(&response), expected, "{name}");
     assert_eq!(
         response["mutated_object"],
         json!(null),
         "validate never mutates"
+    );
+}
+
+#[test]
+fn validate_mode_reviews_templates_as_mutate_mode_does() {
+    let response = respond(
+        &fixture("deployment_with_streaming_sidecar.json"),
+        json!({"mode": "validate"}),
+    );
+    assert_eq!(response["accepted"], json!(true), "{response}");
+    assert_eq!(
+        warnings(&response),
+        vec![
+            "spec.template: its pods get \"sidecar\" as native sidecar(s); convert rewrites the \
+             manifest itself"
+        ]
     );
 }
 

@@ -157,9 +157,12 @@ fn the_upstream_example_converts_both_streaming_sidecars_in_order() {
 #[case::job("job_with_streaming_sidecar.json", &["spec", "template"])]
 #[case::cron_job("cronjob_with_streaming_sidecar.json", &["spec", "jobTemplate", "spec", "template"])]
 #[case::replication_controller("replicationcontroller_with_streaming_sidecar.json", &["spec", "template"])]
-fn workload_templates_are_converted(#[case] name: &str, #[case] keys: &[&str]) {
+fn workload_templates_are_converted_with_convert_templates(
+    #[case] name: &str,
+    #[case] keys: &[&str],
+) {
     let request = fixture(name);
-    let response = respond(&request, json!({}));
+    let response = respond(&request, json!({"convertTemplates": true}));
     let mut template = &response["mutated_object"];
     for key in keys {
         template = &template[key];
@@ -192,6 +195,42 @@ fn workload_templates_are_converted(#[case] name: &str, #[case] keys: &[&str]) {
              restartPolicy: Always"
         ),
         "{name}: paths in warnings are kubectl paths"
+    );
+}
+
+#[rstest]
+#[case::deployment("deployment_with_streaming_sidecar.json", "spec.template")]
+#[case::deployment_update("deployment_with_streaming_sidecar_update.json", "spec.template")]
+#[case::replica_set("replicaset_with_streaming_sidecar.json", "spec.template")]
+#[case::stateful_set("statefulset_with_streaming_sidecar.json", "spec.template")]
+#[case::daemon_set("daemonset_with_streaming_sidecar.json", "spec.template")]
+#[case::job("job_with_streaming_sidecar.json", "spec.template")]
+#[case::cron_job(
+    "cronjob_with_streaming_sidecar.json",
+    "spec.jobTemplate.spec.template"
+)]
+#[case::replication_controller(
+    "replicationcontroller_with_streaming_sidecar.json",
+    "spec.template"
+)]
+fn workload_templates_are_reviewed_and_left_as_they_are_by_default(
+    #[case] name: &str,
+    #[case] template: &str,
+) {
+    let response = respond(&fixture(name), json!({}));
+    assert_eq!(response["accepted"], json!(true), "{name}: {response}");
+    assert_eq!(
+        response["mutated_object"],
+        json!(null),
+        "{name}: not rewritten"
+    );
+    assert_eq!(
+        warnings(&response),
+        vec![format!(
+            "{template}: its pods get \"sidecar\" as native sidecar(s); convert rewrites the \
+             manifest itself"
+        )],
+        "{name}"
     );
 }
 
@@ -385,17 +424,17 @@ fn create_shared_volume_gives_a_private_log_directory_a_volume() {
 #[case::startup_probe(
     "pod_sidecar_with_startup_probe.json",
     json!({}),
-    "spec.containers[1]: a native sidecar with a startupProbe holds back every later container, so the app that writes its log file might never start; remove the startupProbe"
+    "spec.containers[1]: as a native sidecar, its startupProbe would hold back every later container, so the app that writes its log file might never start; remove the startupProbe"
 )]
 #[case::post_start_hook(
     "pod_sidecar_with_post_start_hook.json",
     json!({}),
-    "spec.containers[1]: a native sidecar with a postStart hook holds back every later container, so the app that writes its log file might never start; remove lifecycle.postStart"
+    "spec.containers[1]: as a native sidecar, its postStart hook would hold back every later container, so the app that writes its log file might never start; remove lifecycle.postStart"
 )]
-#[case::follow_by_descriptor(
+#[case::follow_by_descriptor_without_rewrite(
     "pod_sidecar_follows_by_descriptor.json",
-    json!({}),
-    "spec.containers[1]: tail follows /var/log/cart-app.log without --retry and exits while the file does not exist, so the native sidecar would crash-loop before the app starts; use tail -F"
+    json!({"rewriteFollow": false}),
+    "spec.containers[1]: tail follows /var/log/cart-app.log without --retry and exits while the file does not exist, so as a native sidecar it would crash-loop before the app starts; use tail -F (or set rewriteFollow: true)"
 )]
 #[case::restart_policy_on_failure(
     "pod_sidecar_with_restart_policy_on_failure.json",
@@ -405,7 +444,7 @@ fn create_shared_volume_gives_a_private_log_directory_a_volume() {
 #[case::host_port_clash(
     "pod_sidecar_host_port_clashes_with_app.json",
     json!({}),
-    "spec.initContainers[0]: hostPort 9000/TCP clashes with container \"cart-app\", and the API server does not check ports across initContainers and containers; use another hostPort"
+    "spec.containers[1]: as a native sidecar, its hostPort 9000/TCP would clash with container \"cart-app\", and the API server does not check ports across initContainers and containers; use another hostPort"
 )]
 #[case::resize_policy_before_1_33(
     "pod_sidecar_with_resize_policy.json",
@@ -427,8 +466,13 @@ fn create_shared_volume_gives_a_private_log_directory_a_volume() {
     json!({}),
     "spec.containers[1]: streams /var/log/cart-app.log, but no regular container mounts a volume there, so the file stays private to the app; add a volume (for example emptyDir {} named shared-logs) and mount it at /var/log in the app container and in this sidecar"
 )]
+#[case::sidecar_reads_a_volume_no_app_mounts(
+    "pod_sidecar_reads_a_volume_no_app_mounts.json",
+    json!({}),
+    "spec.containers[1]: streams /var/log/orders/app.log from volume \"scratch\", which no regular container mounts, so no app writes the file there; mount volume \"scratch\" in the container that writes /var/log/orders/app.log, or mount here the volume that container writes it to"
+)]
 #[case::missing_mount_without_add_volume_mounts(
-    "pod_eshop_cart_app_sidecar_without_mount.json",
+    "pod_annotation_declares_a_sidecar_without_mount.json",
     json!({"addVolumeMounts": false}),
     "spec.containers[1]: has no volumeMount for /var/log/cart-app.log, so it cannot read it; add {\"name\":\"varlog\",\"mountPath\":\"/var/log\",\"readOnly\":true} to this container"
 )]

@@ -129,6 +129,12 @@ fn tail_command(variant: usize, file: &str) -> (Value, Option<Value>) {
         3 => (json!(["tail"]), Some(json!(["-n+1", "-F", file]))),
         4 => (json!(["bash", "-c", format!("tail -f {file}")]), None),
         5 => (json!(["tail", "--follow=name", "--retry", file]), None),
+        7 => (
+            json!(["/bin/sh", "-c"]),
+            Some(json!([format!("tail -n+1 -f {file}\n")])),
+        ),
+        8 => (json!(["tail", "-qfn", "+1", file]), None),
+        9 => (json!(["tail", "-f", "/dev/null"]), None),
         _ => (
             json!(["sh", "-c", format!("tail -F {file} | grep x")]),
             None,
@@ -172,7 +178,7 @@ fn container(role: Role) -> impl Strategy<Value = Value> {
         _ => prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(mount(), 1..3)].boxed(),
     };
     (
-        0..7usize,
+        0..10usize,
         dir_index(),
         0..FILES.len(),
         mounts,
@@ -315,7 +321,7 @@ fn template() -> impl Strategy<Value = Value> {
 /// the same mount, or none.
 fn convertible_template() -> impl Strategy<Value = Value> {
     let sidecar = (
-        prop::sample::select(vec![0usize, 1, 2, 3, 5]),
+        prop::sample::select(vec![0usize, 1, 2, 3, 4, 5, 7, 8]),
         0..FILES.len(),
         0..3usize,
         any::<bool>(),
@@ -493,9 +499,11 @@ fn settings() -> impl Strategy<Value = Value> {
         prop_oneof![6 => Just("1.33"), 1 => Just("1.28"), 1 => Just("1.30")],
         prop::option::weighted(0.15, Just(json!(["sidecar-1", "app-2"]))),
         prop::option::weighted(0.1, Just("logs.example.com")),
+        prop::option::weighted(0.2, any::<bool>()),
+        prop::option::weighted(0.6, any::<bool>()),
     )
         .prop_map(
-            |(first, add_mounts, shared, detect, version, names, prefix)| {
+            |(first, add_mounts, shared, detect, version, names, prefix, rewrite, templates)| {
                 let mut settings = json!({
                     "unknownFields": "ignore",
                     "placement": if first { "first" } else { "last" },
@@ -513,6 +521,12 @@ fn settings() -> impl Strategy<Value = Value> {
                 }
                 if let Some(prefix) = prefix {
                     settings["annotationPrefix"] = json!(prefix);
+                }
+                if let Some(rewrite) = rewrite {
+                    settings["rewriteFollow"] = json!(rewrite);
+                }
+                if let Some(templates) = templates {
+                    settings["convertTemplates"] = json!(templates);
                 }
                 settings
             },
@@ -656,12 +670,45 @@ fn is_converted_from(old: &Value, new: &Value, volumes: &HashSet<&str>) -> bool 
     }
     let mut expected = old.clone();
     expected["restartPolicy"] = json!("Always");
+    for key in ["command", "args"] {
+        if follow_rewritten(&old[key], &new[key]) {
+            expected[key] = new[key].clone();
+        }
+    }
     appended_mounts(old, new, volumes, true) && {
         if !new["volumeMounts"].is_null() {
             expected["volumeMounts"] = new["volumeMounts"].clone();
         }
         expected == *new
     }
+}
+
+/// Whether the strings of `new` are those of `old` with tail's follow
+/// options that do not retry rewritten to `-F`, and nothing else changed.
+fn follow_rewritten(old: &Value, new: &Value) -> bool {
+    let (Some(old), Some(new)) = (old.as_array(), new.as_array()) else {
+        return false;
+    };
+    let word_rewritten = |old: &str, new: &str| {
+        old == new
+            || (new == "-F"
+                && ["-f", "--follow", "--follow=name", "--follow=descriptor"].contains(&old))
+            || (old.starts_with('-') && !old.starts_with("--") && old.replacen('f', "F", 1) == new)
+    };
+    old.len() == new.len()
+        && old != new
+        && old
+            .iter()
+            .zip(new)
+            .all(|(old, new)| match (old.as_str(), new.as_str()) {
+                (Some(old), Some(new)) => {
+                    let (old, new): (Vec<&str>, Vec<&str>) =
+                        (old.split(' ').collect(), new.split(' ').collect());
+                    old.len() == new.len()
+                        && old.iter().zip(&new).all(|(o, n)| word_rewritten(o, n))
+                }
+                _ => old == new,
+            })
 }
 
 /// Whether `new`'s mounts are `old`'s with mounts of existing volumes
