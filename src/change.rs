@@ -75,8 +75,7 @@ impl Change {
                  as a native sidecar"
             ),
             Change::DroppedLegacyCopy { name, path } => format!(
-                "{path} (\"{name}\") removed: a merging client re-applied the legacy form of native \
-                 sidecar \"{name}\""
+                "{path} (\"{name}\") removed: a merging client re-applied it next to its native form"
             ),
         };
         shorten(text)

@@ -444,9 +444,10 @@ fn check_native(
         });
         if !prepared {
             conversion.notes.push(shorten(format!(
-                "{path} (\"{sidecar}\"): its tail exits while {file} is missing, so the pod hangs \
-                 in Init; use tail -F"
+                "{path} (\"{sidecar}\"): its tail exits on a missing file, so the pod hangs in Init; \
+                 use tail -F"
             )));
+            break;
         }
     }
 }
