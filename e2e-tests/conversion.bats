@@ -65,3 +65,31 @@ load helpers
   patch_has replace /spec/initContainers/1/name '"sidecar"'
   jq_response '.patch | @base64d | fromjson | map(select(.op == "add" and .path == "/spec/initContainers/2")) | .[0].value.name == "migrate"'
 }
+
+@test "tail -f in sh -c becomes -F, the rest of the script byte for byte" {
+  evaluate pod_sidecar_tail_f_in_sh_c.json
+  patch_has add /spec/initContainers '[{"name": "log-tailer", "image": "busybox:1.37", "command": ["/bin/sh", "-c", "tail -n+1 -F /var/log/app/app.log"], "volumeMounts": [{"name": "logs", "mountPath": "/var/log/app"}], "restartPolicy": "Always"}]'
+  warned 'spec.containers[1] ("log-tailer"): tail -f became -F, to wait for a missing file as a native sidecar'
+}
+
+@test "a sidecar mounting the app's volume at another path gets no second mount" {
+  evaluate pod_app_logs_read_only_sidecar_at_another_path.json
+  jq_response '.patch | @base64d | fromjson | map(select(.path == "/spec/initContainers")) | .[0].value[0].volumeMounts == [{"name": "app-logs", "mountPath": "/logs-ro", "readOnly": true}]'
+}
+
+@test "a detected sidecar that cannot be converted is left with a warning" {
+  evaluate pod_sidecar_tail_f_in_sh_c.json '{"rewriteFollow": false}'
+  jq_response '.allowed == true and (has("patch") | not)'
+  warned 'spec.containers[1] ("log-tailer") not converted: tail exits on a missing file; use tail -F'
+}
+
+@test "a tail -f /dev/null toolbox is not a log sidecar" {
+  evaluate pod_toolbox_keep_alive_next_to_app.json
+  jq_response '.allowed == true and (has("patch") | not) and ((.warnings // []) | length == 0)'
+}
+
+@test "a native tail -f sidecar that would hang in Init is accepted with a warning" {
+  evaluate pod_native_tail_f_sidecar_hangs.json
+  jq_response '.allowed == true and (has("patch") | not)'
+  warned 'spec.initContainers[0] ("log-tailer"): its tail exits on a missing file, so the pod hangs in Init; use tail -F'
+}

@@ -29,10 +29,28 @@ RUNNER="${ROOT}/e2e-tests/target/release/log-sidecar-runner"
   [[ "${output}" == *"initContainers:"* ]]
 }
 
-@test "convert exits non-zero and names the document when the policy rejects it" {
+@test "convert rewrites workload templates, which the policy in a cluster only reviews" {
+  run --separate-stderr "${RUNNER}" convert --policy "${POLICY}" "${ROOT}/examples/deployment-with-streaming-sidecar.yaml"
+  echo "status = ${status}"
+  echo "output = ${output}"
+  [ "${status}" -eq 0 ]
+  [[ "${output}" == *"initContainers:"* ]]
+  [[ "${output}" == *"restartPolicy: Always"* ]]
+}
+
+@test "convert writes nothing and exits 1 when a document is rejected, so a pipe applies nothing" {
   run --separate-stderr "${RUNNER}" convert --policy "${POLICY}" "${DATA}/e2e/manifests_with_a_refusal.yaml"
   echo "status = ${status}"
+  echo "output = ${output}"
   echo "stderr = ${stderr}"
   [ "${status}" -eq 1 ]
-  [[ "${stderr}" == *"Pod/probed: rejected: spec.containers[1]: a native sidecar with a startupProbe holds back every later container"* ]]
+  [ -z "${output}" ]
+  [[ "${stderr}" == *"Pod/probed: rejected: spec.containers[1]: as a native sidecar, its startupProbe would hold back every later container"* ]]
+  # The other document's warnings still say what it would have become.
+  [[ "${stderr}" == *'Pod/converts: warning: spec.containers[1] ("sidecar") moved to initContainers[0] with restartPolicy: Always'* ]]
+}
+
+@test "in a pipe, a rejected document leaves the next command nothing to read" {
+  run bash -c "'${RUNNER}' convert --policy '${POLICY}' '${DATA}/e2e/manifests_with_a_refusal.yaml' 2>/dev/null | wc -c"
+  [ "${output}" -eq 0 ]
 }

@@ -1,21 +1,21 @@
 #!/usr/bin/env bats
-# Each refusal, with its exact message.
+# Each refusal of an explicitly declared sidecar, with its exact message.
 
 load helpers
 
 @test "a startupProbe is refused" {
   evaluate pod_sidecar_with_startup_probe.json
-  rejected_with 'spec.containers[1]: a native sidecar with a startupProbe holds back every later container, so the app that writes its log file might never start; remove the startupProbe'
+  rejected_with 'spec.containers[1]: as a native sidecar, its startupProbe would hold back every later container, so the app that writes its log file might never start; remove the startupProbe'
 }
 
 @test "a postStart hook is refused" {
   evaluate pod_sidecar_with_post_start_hook.json
-  rejected_with 'spec.containers[1]: a native sidecar with a postStart hook holds back every later container, so the app that writes its log file might never start; remove lifecycle.postStart'
+  rejected_with 'spec.containers[1]: as a native sidecar, its postStart hook would hold back every later container, so the app that writes its log file might never start; remove lifecycle.postStart'
 }
 
-@test "tail -f without --retry is refused" {
-  evaluate pod_sidecar_follows_by_descriptor.json
-  rejected_with 'spec.containers[1]: tail follows /var/log/cart-app.log without --retry and exits while the file does not exist, so the native sidecar would crash-loop before the app starts; use tail -F'
+@test "tail -f without --retry is refused when rewriteFollow is off" {
+  evaluate pod_sidecar_follows_by_descriptor.json '{"rewriteFollow": false}'
+  rejected_with 'spec.containers[1]: tail follows /var/log/cart-app.log without --retry and exits while the file does not exist, so as a native sidecar it would crash-loop before the app starts; use tail -F (or set rewriteFollow: true)'
 }
 
 @test "restartPolicyRules and a restartPolicy other than Always are both refused" {
@@ -26,7 +26,7 @@ load helpers
 
 @test "a hostPort clash with the app is refused" {
   evaluate pod_sidecar_host_port_clashes_with_app.json
-  rejected_with 'spec.initContainers[0]: hostPort 9000/TCP clashes with container "cart-app", and the API server does not check ports across initContainers and containers; use another hostPort'
+  rejected_with 'spec.containers[1]: as a native sidecar, its hostPort 9000/TCP would clash with container "cart-app", and the API server does not check ports across initContainers and containers; use another hostPort'
 }
 
 @test "resizePolicy before 1.33 is refused" {
@@ -58,4 +58,16 @@ load helpers
 @test "an annotation naming a missing container is refused" {
   evaluate pod_annotation_names_a_missing_container.json
   rejected_with 'annotation log-sidecar.io/containers names container "fluentbit", which is not in spec.containers or spec.initContainers: fix the name or remove it from the list'
+}
+
+@test "a sidecar that reads a volume no app mounts is refused" {
+  evaluate pod_sidecar_reads_a_volume_no_app_mounts.json
+  rejected_with 'spec.containers[1]: streams /var/log/orders/app.log from volume "scratch", which no regular container mounts, so no app writes the file there; mount volume "scratch" in the container that writes /var/log/orders/app.log, or mount here the volume that container writes it to'
+}
+
+@test "every problem of a declared sidecar is listed at once" {
+  evaluate pod_declared_sidecar_with_several_problems.json '{"rewriteFollow": false}'
+  jq_response '.status.message | split("\n") | length == 3'
+  rejected_with 'spec.containers[1]: tail follows /var/log/app/app.log without --retry and exits while the file does not exist, so as a native sidecar it would crash-loop before the app starts; use tail -F (or set rewriteFollow: true)'
+  rejected_with 'spec.containers[1]: streams /var/log/app/app.log, but no regular container mounts a volume there, so the file stays private to the app; add a volume (for example emptyDir {} named shared-logs) and mount it at /var/log/app in the app container and in this sidecar'
 }

@@ -31,7 +31,7 @@ pub fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         }
     }
 
-    let settings = load_settings(&args.settings)?;
+    let settings = rewriting_templates(load_settings(&args.settings)?);
     let runtime = Runtime::new().map_err(Failure::Module)?;
     let policy = Policy::load(&runtime, &args.policy, args.limits)?;
     policy.validate_settings(&settings)?;
@@ -78,15 +78,30 @@ pub fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         output.push(text);
     }
 
-    write_stream(&output)
-        .map_err(|e| Failure::Input(format!("cannot write the converted manifests: {e}")))?;
-    if rejected > 0 {
+    // Nothing on standard output when a document is refused, so that
+    // `convert ... | kubectl apply -f -` applies nothing.
+    if rejected == 0 {
+        write_stream(&output)
+            .map_err(|e| Failure::Input(format!("cannot write the converted manifests: {e}")))?;
+    } else {
         return Err(Failure::Rejected {
             rejected,
             total: documents.iter().filter(|d| d.object.is_some()).count(),
         });
     }
     Ok(())
+}
+
+/// The settings with `convertTemplates: true` unless they say otherwise:
+/// the manifests of a repository are where a workload's template should
+/// change, while the policy in a cluster only reviews templates by default.
+fn rewriting_templates(mut settings: Value) -> Value {
+    if let Some(fields) = settings.as_object_mut() {
+        fields
+            .entry("convertTemplates")
+            .or_insert(Value::Bool(true));
+    }
+    settings
 }
 
 fn parse_document(text: &str) -> Result<Option<Value>, String> {
@@ -232,6 +247,18 @@ mod tests {
         assert_eq!(request["kind"]["group"], "apps");
         assert_eq!(request["resource"]["resource"], "deployments");
         assert!(request.get("name").is_none());
+    }
+
+    #[test]
+    fn convert_rewrites_templates_unless_the_settings_say_otherwise() {
+        assert_eq!(
+            rewriting_templates(json!({"mode": "mutate"})),
+            json!({"mode": "mutate", "convertTemplates": true})
+        );
+        assert_eq!(
+            rewriting_templates(json!({"convertTemplates": false})),
+            json!({"convertTemplates": false})
+        );
     }
 
     #[test]
