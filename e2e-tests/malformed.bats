@@ -116,15 +116,25 @@ rejected_exactly() {
 
 # Generated inputs, too large to commit.
 
-# pod_request ANNOTATIONS < CONTAINERS: a Pod CREATE request on stdout.
+# pod_request ANNOTATIONS < CONTAINERS: a complete Pod CREATE request on
+# stdout, as the API server sends it (kwctl refuses one without its envelope).
 pod_request() {
   jq -c --argjson annotations "$1" '. as $containers | {
     uid: "7d3c1c8e-malformed",
     kind: {group: "", version: "v1", kind: "Pod"},
+    resource: {group: "", version: "v1", resource: "pods"},
+    requestKind: {group: "", version: "v1", kind: "Pod"},
+    requestResource: {group: "", version: "v1", resource: "pods"},
+    name: "shop",
+    namespace: "default",
     operation: "CREATE",
+    userInfo: {username: "kubernetes-admin", groups: ["system:masters", "system:authenticated"]},
     object: {apiVersion: "v1", kind: "Pod",
              metadata: {name: "shop", annotations: $annotations},
-             spec: {containers: $containers, volumes: [{name: "varlog", emptyDir: {}}]}}
+             spec: {containers: $containers, volumes: [{name: "varlog", emptyDir: {}}]}},
+    oldObject: null,
+    dryRun: false,
+    options: {kind: "CreateOptions", apiVersion: "meta.k8s.io/v1"}
   }'
 }
 
