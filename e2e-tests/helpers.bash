@@ -2,19 +2,36 @@
 # KWCTL defaults to the project's waPC runner; set KWCTL=kwctl to run the same
 # suites against the real kwctl.
 
+bats_require_minimum_version 1.5.0
+
 ROOT="$(cd "$(dirname "${BATS_TEST_FILENAME}")/.." && pwd)"
-KWCTL="${KWCTL:-${ROOT}/e2e-tests/target/release/log-sidecar-runner}"
+RUNNER="${ROOT}/e2e-tests/target/release/log-sidecar-runner"
+KWCTL="${KWCTL:-${RUNNER}}"
 POLICY="${POLICY:-${ROOT}/policy.wasm}"
 DATA="${ROOT}/test_data"
 
-# evaluate FIXTURE [SETTINGS_JSON]: runs the policy, keeps the AdmissionResponse in $response.
+# run_policy ARG...: runs `$KWCTL run ARG... $POLICY`, with its standard output
+# in $output and its standard error in $stderr. kwctl writes log lines there
+# (a warning with a back-trace when it cannot reach Sigstore, for example), so
+# no test relies on standard error being empty or on its shape; a test looks
+# there only for the one error line it is about. $response is
+# the AdmissionResponse: the JSON line of standard output, empty when there is
+# none.
+run_policy() {
+  run --separate-stderr "${KWCTL}" run "$@" "${POLICY}"
+  echo "status = ${status}"
+  echo "stdout = ${output:0:4000}"
+  echo "stderr = ${stderr:0:4000}"
+  response="$(printf '%s\n' "${output}" | grep '^{' | tail -n 1)"
+}
+
+# evaluate FIXTURE [SETTINGS_JSON]: runs the policy on a request of test_data/;
+# it must answer, with the AdmissionResponse in $response.
 evaluate() {
   local fixture="$1" settings="${2:-{\}}"
-  run "${KWCTL}" run --request-path "${DATA}/${fixture}" --settings-json "${settings}" "${POLICY}"
-  echo "status = ${status}"
-  echo "output = ${output}"
+  run_policy --request-path "${DATA}/${fixture}" --settings-json "${settings}"
   [ "${status}" -eq 0 ]
-  response="$(printf '%s\n' "${output}" | grep '^{' | tail -n 1)"
+  [ -n "${response}" ]
 }
 
 # jq_response FILTER: a jq filter over the last response; fails when it is false or null.

@@ -5,8 +5,6 @@
 
 load helpers
 
-RUNNER="${ROOT}/e2e-tests/target/release/log-sidecar-runner"
-
 @test "every object the policy accepts or produces passes the Kubernetes schema in strict mode" {
   command -v kubernetes-validate || skip "kubernetes-validate is not installed (make e2e-tools installs it)"
   local accepted=0
