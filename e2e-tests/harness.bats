@@ -34,3 +34,9 @@ EOF
   evaluate pod_sidecar_with_startup_probe.json
   rejected_with 'spec.containers[1]: a native sidecar with a startupProbe holds back every later container, so the app that writes its log file might never start; remove the startupProbe'
 }
+
+@test "a settings error is found among the log lines" {
+  noisy_kwctl
+  run_policy --request-path "${DATA}/pod_eshop_cart_app_sidecar_with_mount.json" --settings-json '{"sidecarName": ["x"]}'
+  settings_refused_with 'unknown setting "sidecarName": did you mean "sidecarNames"?'
+}

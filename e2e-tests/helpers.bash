@@ -65,3 +65,13 @@ rejected_with() {
 warned() {
   printf '%s' "${response}" | jq -e --arg w "$1" '.warnings | index($w) != null'
 }
+
+# settings_refused_with MESSAGE: after run_policy, the settings were refused as
+# kwctl refuses them: exit code 1, no response, and the line
+# `Error: Provided settings are not valid: MESSAGE` (the policy's message as
+# plain text) on standard error, after any log lines.
+settings_refused_with() {
+  [ "${status}" -eq 1 ]
+  [ -z "${response}" ]
+  printf '%s\n' "${stderr}" | grep -qxF -- "Error: Provided settings are not valid: $1"
+}

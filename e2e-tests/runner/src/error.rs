@@ -52,8 +52,8 @@ impl fmt::Display for Failure {
             | Failure::Input(msg)
             | Failure::Request(msg)
             | Failure::Module(msg) => f.write_str(msg),
-            // Same wording (and Debug quoting) as kwctl.
-            Failure::InvalidSettings(msg) => write!(f, "Provided settings are not valid: {msg:?}"),
+            // kwctl's wording, with the policy's message as plain text.
+            Failure::InvalidSettings(msg) => write!(f, "Provided settings are not valid: {msg}"),
             Failure::Trap(msg) => write!(f, "policy trapped: {msg}"),
             Failure::Timeout => f.write_str("policy timed out"),
             Failure::Malformed(msg) => write!(f, "malformed response from policy: {msg}"),
@@ -90,6 +90,28 @@ pub fn print_json_line(value: &impl serde::Serialize) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_settings_read_as_kwctl_prints_them() {
+        let failure = Failure::InvalidSettings(
+            "unknown setting \"sidecarName\": did you mean \"sidecarNames\"?".to_owned(),
+        );
+        assert_eq!(
+            error_line(&failure),
+            "Error: Provided settings are not valid: unknown setting \"sidecarName\": \
+             did you mean \"sidecarNames\"?"
+        );
+        assert_eq!(failure.exit_code(), 1);
+    }
+
+    #[test]
+    fn multi_line_settings_messages_stay_on_their_lines() {
+        let failure = Failure::InvalidSettings("first\nsecond".to_owned());
+        assert_eq!(
+            error_line(&failure),
+            "Error: Provided settings are not valid: first\nsecond"
+        );
+    }
 
     #[test]
     fn refused_requests_exit_1_with_kwctls_message() {
