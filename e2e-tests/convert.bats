@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# `convert`: the policy applied to the manifests of a repository. Runner only:
-# kwctl has no such command.
+# `convert`: the policy applied to the manifests of a repository. A command of
+# the runner, which kwctl does not have: these tests run the runner even when
+# KWCTL is set.
 
 load helpers
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
-# The helpers read the AdmissionResponse from the JSON line on standard output
-# only: kwctl writes log lines on standard error (warnings, back-traces, JSON
-# log events), before and after its own output.
+# The harness itself. The helpers read the AdmissionResponse from the JSON
+# line on standard output only: kwctl writes log lines on standard error
+# (warnings, back-traces, JSON log events), before and after its own output.
+# And the tests that need the runner's own flags skip on kwctl, which refuses
+# them.
 
 load helpers
 
@@ -39,4 +41,43 @@ EOF
   noisy_kwctl
   run_policy --request-path "${DATA}/pod_eshop_cart_app_sidecar_with_mount.json" --settings-json '{"sidecarName": ["x"]}'
   settings_refused_with 'unknown setting "sidecarName": did you mean "sidecarNames"?'
+}
+
+# RUNNER_FLAGS: the options of the runner's `run` that kwctl does not have.
+RUNNER_FLAGS='--payload-path|--report-memory|--max-memory|--timeout-ms'
+
+@test "on a kwctl without the runner's flags, the tests that use them skip, saying why, and the rest pass" {
+  # A stand-in for kwctl: KWCTL, refusing the runner's own flags the way
+  # kwctl's argument parser does.
+  local stand_in="${BATS_TEST_TMPDIR}/kwctl"
+  cat >"${stand_in}" <<EOF
+#!/usr/bin/env bash
+for arg in "\$@"; do
+  case "\${arg%%=*}" in
+    ${RUNNER_FLAGS})
+      echo "error: unexpected argument '\${arg%%=*}' found" >&2
+      exit 2 ;;
+  esac
+done
+exec "${KWCTL}" "\$@"
+EOF
+  chmod +x "${stand_in}"
+  run "${stand_in}" run --payload-path x "${POLICY}"
+  [ "${status}" -eq 2 ]
+
+  local suites=() suite
+  for suite in "${ROOT}"/e2e-tests/*.bats; do
+    if [ "${suite}" != "${BATS_TEST_FILENAME}" ] && grep -qE -- "${RUNNER_FLAGS}" "${suite}"; then
+      suites+=("${suite}")
+    fi
+  done
+  [ "${#suites[@]}" -ge 1 ]
+  run env KWCTL="${stand_in}" bats --tap "${suites[@]}"
+  echo "${output}"
+  [ "${status}" -eq 0 ]
+  local skipped
+  skipped="$(printf '%s\n' "${output}" | grep -c ' # skip ')"
+  # The six raw payloads and the memory figure.
+  [ "${skipped}" -ge 7 ]
+  [ "$(printf '%s\n' "${output}" | grep -c ' # skip runner only: kwctl has no ')" -eq "${skipped}" ]
 }

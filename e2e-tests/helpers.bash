@@ -1,11 +1,15 @@
 # Shared by the e2e suites: run the compiled policy the way Kubewarden does.
 # KWCTL defaults to the project's waPC runner; set KWCTL=kwctl to run the same
-# suites against the real kwctl.
+# suites against the real kwctl. Tests that need what only the runner has
+# (raw payloads, memory figures and caps) call runner_only and are skipped
+# there.
 
 bats_require_minimum_version 1.5.0
 
 ROOT="$(cd "$(dirname "${BATS_TEST_FILENAME}")/.." && pwd)"
 RUNNER="${ROOT}/e2e-tests/target/release/log-sidecar-runner"
+# Set when the suites run on the binary named by KWCTL rather than the runner.
+ON_KWCTL="${KWCTL:+yes}"
 KWCTL="${KWCTL:-${RUNNER}}"
 POLICY="${POLICY:-${ROOT}/policy.wasm}"
 DATA="${ROOT}/test_data"
@@ -23,6 +27,20 @@ run_policy() {
   echo "stdout = ${output:0:4000}"
   echo "stderr = ${stderr:0:4000}"
   response="$(printf '%s\n' "${output}" | grep '^{' | tail -n 1)"
+}
+
+# runner_only REASON: skips the test when the suites run on kwctl (KWCTL set),
+# saying why only the runner can run it.
+runner_only() {
+  if [ -n "${ON_KWCTL}" ]; then
+    skip "runner only: $1"
+  fi
+}
+
+# on_runner: true when the suites run on the runner, for a test whose
+# admission part runs on kwctl too, without the runner's own flags.
+on_runner() {
+  [ -z "${ON_KWCTL}" ]
 }
 
 # evaluate FIXTURE [SETTINGS_JSON]: runs the policy on a request of test_data/;

@@ -2,6 +2,7 @@
 # An outside oracle: every object the policy outputs passes the upstream
 # Kubernetes schema in strict mode (kubernetes-validate, from PyPI), at the
 # first release with native sidecars and at the default kubernetesVersion.
+# The objects come from the runner's `convert`, even when KWCTL is set.
 
 load helpers
 
