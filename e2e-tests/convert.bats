@@ -1,11 +1,9 @@
 #!/usr/bin/env bats
-bats_require_minimum_version 1.5.0
-# `convert`: the policy applied to the manifests of a repository. Runner only:
-# kwctl has no such command.
+# `convert`: the policy applied to the manifests of a repository. A command of
+# the runner, which kwctl does not have: these tests run the runner even when
+# KWCTL is set.
 
 load helpers
-
-RUNNER="${ROOT}/e2e-tests/target/release/log-sidecar-runner"
 
 @test "convert rewrites a multi-document file and leaves other documents as they were" {
   run --separate-stderr "${RUNNER}" convert --policy "${POLICY}" "${DATA}/e2e/manifests.yaml"

@@ -106,12 +106,25 @@ fn every_corpus_file_is_tested() {
 // Generated inputs: too large to commit.
 // ---------------------------------------------------------------------------
 
-/// A Pod CREATE request for `spec`, with `annotations`.
+/// A complete Pod CREATE request for `spec`, with `annotations`, as the API
+/// server sends it (kwctl refuses a request without its envelope).
 fn pod_request(annotations: Value, spec: Value) -> Value {
     json!({
         "uid": "7d3c1c8e-malformed",
         "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+        "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+        "name": "shop",
+        "namespace": "default",
         "operation": "CREATE",
+        "userInfo": {
+            "username": "kubernetes-admin",
+            "groups": ["system:masters", "system:authenticated"],
+        },
+        "oldObject": null,
+        "dryRun": false,
+        "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"},
         "object": {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "shop", "annotations": annotations},

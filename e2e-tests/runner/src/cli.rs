@@ -31,9 +31,9 @@ LIMITS:    --timeout-ms N   deadline of each policy call, 0 for none (default 20
                                Ki/Mi/Gi suffix, e.g. 64Mi (default: no cap)
 bench:     --warm-up N (default 10), --iterations N (default 100)
 
-exit codes: 0 done (run: whatever the policy decided), 1 settings rejected (run, convert,
-bench) or a document rejected (convert), 2 usage error, unreadable input, or a policy
-that traps, times out or answers malformed data
+exit codes: 0 done (run: whatever the policy decided), 1 a request kwctl refuses (run,
+bench), settings rejected (run, convert, bench) or a document rejected (convert), 2 usage
+error, unreadable input, or a policy that traps, times out or answers malformed data
 environment: RUNNER_LOG=1 prints the policy's log events on stderr";
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(2000);

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::io::Write;
 
-/// Exit code when the policy rejects settings or (in `convert`) a document,
-/// as kwctl does for invalid settings.
+/// Exit code when kwctl would refuse the request or the policy rejects the
+/// settings (kwctl exits 1 on both), and when `convert` rejects a document.
 pub const EXIT_REJECTED: u8 = 1;
 /// Exit code for usage errors, unreadable inputs and policy malfunctions.
 pub const EXIT_FAILURE: u8 = 2;
@@ -15,6 +15,9 @@ pub enum Failure {
     Usage(String),
     /// A request, settings or manifest file that cannot be read or parsed.
     Input(String),
+    /// A request file that kwctl refuses to build an AdmissionRequest from
+    /// (the message is kwctl's).
+    Request(String),
     /// The module cannot be read, compiled or instantiated.
     Module(String),
     /// `validate_settings` answered `valid: false`.
@@ -34,7 +37,9 @@ pub enum Failure {
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::InvalidSettings(_) | Failure::Rejected { .. } => EXIT_REJECTED,
+            Failure::Request(_) | Failure::InvalidSettings(_) | Failure::Rejected { .. } => {
+                EXIT_REJECTED
+            }
             _ => EXIT_FAILURE,
         }
     }
@@ -43,9 +48,12 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(msg) | Failure::Input(msg) | Failure::Module(msg) => f.write_str(msg),
-            // Same wording (and Debug quoting) as kwctl.
-            Failure::InvalidSettings(msg) => write!(f, "Provided settings are not valid: {msg:?}"),
+            Failure::Usage(msg)
+            | Failure::Input(msg)
+            | Failure::Request(msg)
+            | Failure::Module(msg) => f.write_str(msg),
+            // kwctl's wording, with the policy's message as plain text.
+            Failure::InvalidSettings(msg) => write!(f, "Provided settings are not valid: {msg}"),
             Failure::Trap(msg) => write!(f, "policy trapped: {msg}"),
             Failure::Timeout => f.write_str("policy timed out"),
             Failure::Malformed(msg) => write!(f, "malformed response from policy: {msg}"),
@@ -54,6 +62,15 @@ impl fmt::Display for Failure {
                 write!(f, "{rejected} of {total} documents rejected")
             }
         }
+    }
+}
+
+/// The line printed on stderr for a failure: `Error: ` and the message, as
+/// kwctl prints every error; usage errors keep their own form.
+pub fn error_line(failure: &Failure) -> String {
+    match failure {
+        Failure::Usage(msg) => msg.clone(),
+        other => format!("Error: {other}"),
     }
 }
 
@@ -68,4 +85,55 @@ pub fn print_json_line(value: &impl serde::Serialize) -> Result<(), Failure> {
         .write_all(&line)
         .and_then(|()| stdout.flush())
         .map_err(|e| Failure::Input(format!("cannot write to stdout: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_settings_read_as_kwctl_prints_them() {
+        let failure = Failure::InvalidSettings(
+            "unknown setting \"sidecarName\": did you mean \"sidecarNames\"?".to_owned(),
+        );
+        assert_eq!(
+            error_line(&failure),
+            "Error: Provided settings are not valid: unknown setting \"sidecarName\": \
+             did you mean \"sidecarNames\"?"
+        );
+        assert_eq!(failure.exit_code(), 1);
+    }
+
+    #[test]
+    fn multi_line_settings_messages_stay_on_their_lines() {
+        let failure = Failure::InvalidSettings("first\nsecond".to_owned());
+        assert_eq!(
+            error_line(&failure),
+            "Error: Provided settings are not valid: first\nsecond"
+        );
+    }
+
+    #[test]
+    fn refused_requests_exit_1_with_kwctls_message() {
+        let failure = Failure::Request(
+            "cannot build AdmissionRequest object from given input: missing field `userInfo`"
+                .to_owned(),
+        );
+        assert_eq!(
+            error_line(&failure),
+            "Error: cannot build AdmissionRequest object from given input: missing field `userInfo`"
+        );
+        assert_eq!(failure.exit_code(), 1);
+    }
+
+    #[test]
+    fn other_failures_keep_exit_code_2_and_usage_errors_their_own_form() {
+        assert_eq!(Failure::Input("x".into()).exit_code(), 2);
+        assert_eq!(Failure::Timeout.exit_code(), 2);
+        assert_eq!(error_line(&Failure::Timeout), "Error: policy timed out");
+        assert_eq!(
+            error_line(&Failure::Usage("no command given".into())),
+            "no command given"
+        );
+    }
 }

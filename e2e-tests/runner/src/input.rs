@@ -6,6 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::error::Failure;
+use crate::request::admission_request;
 
 /// Where the settings come from, as with kwctl's `--settings-json` and
 /// `--settings-path`.
@@ -56,29 +57,14 @@ pub fn parse_json_or_yaml(text: &str) -> Result<Value, String> {
     }
 }
 
-/// The AdmissionRequest inside `value`: the value itself, or its `request`
-/// when it is a whole AdmissionReview.
-pub fn extract_request(value: Value) -> Result<Value, String> {
-    let Value::Object(mut object) = value else {
-        return Err("the request is not a JSON object".to_owned());
-    };
-    let is_review = object.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
-        // A review whose `kind` was left out: it has a `request`, a request has a `uid`.
-        || (object.get("request").is_some_and(Value::is_object) && !object.contains_key("uid"));
-    if !is_review {
-        return Ok(Value::Object(object));
-    }
-    match object.remove("request") {
-        Some(request @ Value::Object(_)) => Ok(request),
-        _ => Err("invalid AdmissionReview object: it has no `request` object".to_owned()),
-    }
-}
-
+/// The AdmissionRequest of a request file (JSON or YAML): the file's
+/// AdmissionRequest, or the `request` of its AdmissionReview, checked and
+/// rebuilt as kwctl does (see `request.rs`).
 pub fn load_request(path: &str) -> Result<Value, Failure> {
     let text = read_text(path, "request file")?;
     let value = parse_json_or_yaml(&text)
         .map_err(|e| Failure::Input(format!("cannot parse request file {path}: {e}")))?;
-    extract_request(value).map_err(|e| Failure::Input(format!("request file {path}: {e}")))
+    admission_request(value).map_err(|refusal| Failure::Request(refusal.to_string()))
 }
 
 /// The settings as a JSON object; no settings and `null` both give `{}`.
@@ -147,31 +133,51 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn bare_request_is_taken_as_is() {
-        let request = json!({"uid": "1", "kind": {"kind": "Pod"}, "object": {}});
-        assert_eq!(extract_request(request.clone()).unwrap(), request);
-    }
-
-    #[test]
-    fn review_gives_its_request() {
-        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                            "request": {"uid": "2"}});
-        assert_eq!(extract_request(review).unwrap(), json!({"uid": "2"}));
-        let without_kind = json!({"request": {"uid": "3"}});
-        assert_eq!(extract_request(without_kind).unwrap(), json!({"uid": "3"}));
-    }
-
-    #[test]
-    fn review_without_request_and_non_objects_are_errors() {
-        assert!(extract_request(json!({"kind": "AdmissionReview"})).is_err());
-        assert!(extract_request(json!([1, 2])).is_err());
-    }
-
-    #[test]
     fn requests_may_be_yaml() {
         let value = parse_json_or_yaml("uid: x\nobject:\n  kind: Pod\n").unwrap();
         assert_eq!(value, json!({"uid": "x", "object": {"kind": "Pod"}}));
         assert!(parse_json_or_yaml("{\"uid\": ").is_err());
+    }
+
+    /// Every request file the e2e suites send through `run` must be one
+    /// kwctl accepts, so that only what a test is about can be wrong.
+    #[test]
+    fn every_request_fixture_is_a_complete_admission_request() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data");
+        let mut checked = 0;
+        for dir in ["", "e2e", "malformed"] {
+            let entries = std::fs::read_dir(data.join(dir)).expect("a fixture directory");
+            for entry in entries {
+                let path = entry.expect("an entry").path();
+                if path.extension().is_some_and(|ext| ext == "json") {
+                    let path = path.to_string_lossy();
+                    if let Err(failure) = load_request(&path) {
+                        panic!("{path}: {failure}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 40, "only {checked} fixtures found");
+    }
+
+    #[test]
+    fn a_request_file_kwctl_refuses_is_refused_with_its_message() {
+        let path = std::env::temp_dir().join(format!("runner-request-{}.json", std::process::id()));
+        std::fs::write(
+            &path,
+            r#"{"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}}"#,
+        )
+        .unwrap();
+        let refused = load_request(&path.to_string_lossy());
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            refused,
+            Err(Failure::Request(
+                "cannot build AdmissionRequest object from given input: missing field `resource`"
+                    .to_owned()
+            ))
+        );
     }
 
     #[test]

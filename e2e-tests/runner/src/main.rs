@@ -11,6 +11,7 @@ mod error;
 mod host;
 mod input;
 mod policy;
+mod request;
 mod run;
 
 use std::process::ExitCode;
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{failure}");
+            eprintln!("{}", error::error_line(&failure));
             if matches!(failure, Failure::Usage(_)) {
                 eprintln!("\n{}", cli::USAGE);
             }
