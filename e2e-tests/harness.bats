@@ -34,7 +34,7 @@ EOF
 @test "a rejection is read from standard output too" {
   noisy_kwctl
   evaluate pod_sidecar_with_startup_probe.json
-  rejected_with 'spec.containers[1]: a native sidecar with a startupProbe holds back every later container, so the app that writes its log file might never start; remove the startupProbe'
+  rejected_with 'spec.containers[1]: as a native sidecar, its startupProbe would hold back every later container, so the app that writes its log file might never start; remove the startupProbe'
 }
 
 @test "a settings error is found among the log lines" {

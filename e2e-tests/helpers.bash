@@ -43,11 +43,16 @@ on_runner() {
   [ -z "${ON_KWCTL}" ]
 }
 
-# evaluate FIXTURE [SETTINGS_JSON]: runs the policy on a request of test_data/;
+# evaluate FIXTURE [SETTINGS_JSON]: runs the policy on a request of test_data/
+# (or at an absolute path);
 # it must answer, with the AdmissionResponse in $response.
 evaluate() {
   local fixture="$1" settings="${2:-{\}}"
-  run_policy --request-path "${DATA}/${fixture}" --settings-json "${settings}"
+  case "${fixture}" in
+    /*) ;;
+    *) fixture="${DATA}/${fixture}" ;;
+  esac
+  run_policy --request-path "${fixture}" --settings-json "${settings}"
   [ "${status}" -eq 0 ]
   [ -n "${response}" ]
 }
