@@ -62,7 +62,7 @@ load helpers
 
 @test "a sidecar that reads a volume no app mounts is refused" {
   evaluate pod_sidecar_reads_a_volume_no_app_mounts.json
-  rejected_with 'spec.containers[1]: streams /var/log/orders/app.log from volume "scratch", which no regular container mounts, so no app writes the file there; mount volume "scratch" in the container that writes /var/log/orders/app.log, or mount here the volume that container writes it to'
+  rejected_with 'spec.containers[1]: streams /var/log/orders/app.log from volume "scratch", but no regular container sees that file through its mounts, so no app writes it there; mount volume "scratch" in the container that writes /var/log/orders/app.log, or mount here the volume that container writes it to'
 }
 
 @test "every problem of a declared sidecar is listed at once" {

@@ -129,9 +129,10 @@ pub enum PolicyError {
         mount: String,
     },
     #[error(
-        "{path}: streams {file} from volume \"{volume}\"{sub}, which no regular container \
-         mounts, so no app writes the file there; mount volume \"{volume}\"{sub} in the \
-         container that writes {file}, or mount here the volume that container writes it to"
+        "{path}: streams {file} from volume \"{volume}\"{sub}, but no regular container sees \
+         that file through its mounts, so no app writes it there; mount volume \
+         \"{volume}\"{sub} in the container that writes {file}, or mount here the volume that \
+         container writes it to"
     )]
     VolumeNoAppMounts {
         path: String,
@@ -209,7 +210,7 @@ impl PolicyError {
                 "it lacks the app's log volume mount (addVolumeMounts: false)".to_string()
             }
             PolicyError::VolumeNoAppMounts { volume, .. } => {
-                format!("no app mounts its volume \"{volume}\"")
+                format!("no app sees its file in volume \"{volume}\"")
             }
             PolicyError::SubPathExprEnvMismatch { variable, .. } => {
                 format!("its env {variable} differs from the app's")

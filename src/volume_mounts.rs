@@ -68,22 +68,29 @@ impl Mount {
         self.volume == other.volume && components(sub, rest).eq(components(other_sub, other_rest))
     }
 
-    /// Whether `app`, a mount of the same volume, shows the place where this
-    /// mount puts `file`, whatever its own mount path. An app mount of the
-    /// volume's root shows every place; a `subPathExpr` is compared
-    /// unexpanded.
-    fn place_within(&self, app: &Mount, file: &str) -> bool {
-        let Some(rest) = self.below(file) else {
-            return false;
-        };
+    /// Where `app`, a mount of the same volume, shows the place where this
+    /// mount puts `file`, whatever its own mount path: `None` when it does
+    /// not show it, `Some(None)` when it does at a path that cannot be told
+    /// (a `subPathExpr` seen through a mount of the volume's root). An app
+    /// mount of the volume's root shows every place; a `subPathExpr` is
+    /// compared unexpanded.
+    fn app_path(&self, app: &Mount, file: &str) -> Option<Option<String>> {
+        let rest = self.below(file)?;
+        let inside = |parts: Vec<&str>| Some(format!("{}/{}", app.dir(), parts.join("/")));
         match (&self.sub, &app.sub) {
-            (_, Sub::Path(app_sub)) if components(app_sub, "").next().is_none() => true,
             (Sub::Path(sub), Sub::Path(app_sub)) => {
                 let mut place = components(sub, rest);
-                components(app_sub, "").all(|part| place.next() == Some(part))
+                components(app_sub, "")
+                    .all(|part| place.next() == Some(part))
+                    .then(|| inside(place.collect()))
             }
-            (Sub::Expr(expr), Sub::Expr(app_expr)) => expr == app_expr,
-            _ => false,
+            (Sub::Expr(_), Sub::Path(app_sub)) if components(app_sub, "").next().is_none() => {
+                Some(None)
+            }
+            (Sub::Expr(expr), Sub::Expr(app_expr)) if expr == app_expr => {
+                Some(inside(components("", rest).collect()))
+            }
+            _ => None,
         }
     }
 
@@ -296,10 +303,17 @@ impl<'a> SharedFiles<'a> {
     ) {
         let apps = &*self.apps;
         let index = self.app_mounts.get_or_insert_with(|| app_mounts(apps));
-        let writer = index.by_volume.get(&own.volume).and_then(|mounts| {
-            mounts
+        // The app must see the place through that very mount: a deeper one
+        // of its own would hide it.
+        let writer = index.by_volume.get(&own.volume).and_then(|candidates| {
+            candidates
                 .iter()
-                .find(|(_, app_mount)| own.place_within(app_mount, file))
+                .find(|(app, app_mount)| match own.app_path(app_mount, file) {
+                    None => false,
+                    Some(None) => true,
+                    Some(Some(path)) => covering(&mounts(&apps[*app]), &path)
+                        .is_some_and(|deepest| deepest == *app_mount),
+                })
         });
         if let Some((app, app_mount)) = writer {
             if let Sub::Expr(expr) = &app_mount.sub
@@ -649,6 +663,38 @@ mod tests {
         let sidecar = container("sidecar", vec![mount("varlog", "/var/log")]);
         let out = give(apps, sidecar, "/var/log/app/x.log", true, false);
         assert_eq!(out.access, Access::default(), "both see varlog/app/x.log");
+    }
+
+    #[test]
+    fn a_sidecar_reading_the_apps_volume_at_another_path_needs_nothing() {
+        let apps = vec![container("app", vec![mount("varlog", "/app/logs")])];
+        let sidecar = container(
+            "sidecar",
+            vec![json!({"name": "varlog", "mountPath": "/logs-ro", "readOnly": true})],
+        );
+        let out = give(apps, sidecar.clone(), "/logs-ro/app.log", true, false);
+        assert_eq!(out.sidecar, sidecar, "nothing to add");
+        assert_eq!(out.access, Access::default(), "both see varlog/app.log");
+    }
+
+    #[test]
+    fn a_place_the_app_hides_under_a_deeper_mount_is_not_the_apps_file() {
+        let apps = vec![container(
+            "app",
+            vec![mount("varlog", "/var/log"), mount("other", "/var/log/app")],
+        )];
+        let sidecar = container("sidecar", vec![mount("varlog", "/logs")]);
+        let out = give(apps, sidecar, "/logs/app/x.log", true, false);
+        assert_eq!(
+            messages(&out.access),
+            vec![
+                "spec.containers[1]: streams /logs/app/x.log from volume \"varlog\", but no \
+                 regular container sees that file through its mounts, so no app writes it there; \
+                 mount volume \"varlog\" in the container that writes /logs/app/x.log, or mount here the \
+                 volume that container writes it to"
+            ],
+            "the app writes /var/log/app/x.log to volume other"
+        );
     }
 
     #[test]

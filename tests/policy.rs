@@ -469,7 +469,7 @@ fn create_shared_volume_gives_a_private_log_directory_a_volume() {
 #[case::sidecar_reads_a_volume_no_app_mounts(
     "pod_sidecar_reads_a_volume_no_app_mounts.json",
     json!({}),
-    "spec.containers[1]: streams /var/log/orders/app.log from volume \"scratch\", which no regular container mounts, so no app writes the file there; mount volume \"scratch\" in the container that writes /var/log/orders/app.log, or mount here the volume that container writes it to"
+    "spec.containers[1]: streams /var/log/orders/app.log from volume \"scratch\", but no regular container sees that file through its mounts, so no app writes it there; mount volume \"scratch\" in the container that writes /var/log/orders/app.log, or mount here the volume that container writes it to"
 )]
 #[case::missing_mount_without_add_volume_mounts(
     "pod_annotation_declares_a_sidecar_without_mount.json",

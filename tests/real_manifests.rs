@@ -153,7 +153,7 @@ fn without_rewrite_follow_a_detected_tail_f_sidecar_is_left_with_a_warning() {
 #[case::no_app_mounts_its_volume(
     "pod_sidecar_reads_a_volume_no_app_mounts.json",
     json!({}),
-    "no app mounts its volume \"scratch\""
+    "no app sees its file in volume \"scratch\""
 )]
 #[case::missing_mount_without_add_volume_mounts(
     "pod_annotation_declares_a_sidecar_without_mount.json",
