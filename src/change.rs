@@ -127,12 +127,21 @@ impl Change {
     }
 }
 
+/// The API server may cut a warning past this length; a warning that quotes
+/// a message the policy does not write (a host's error) may use it all.
+pub const QUOTING_WARNING_LIMIT: usize = 256;
+
 /// Cuts a warning to the length clients display, on a character boundary.
 pub fn shorten(text: String) -> String {
-    if text.chars().count() <= WARNING_LIMIT {
+    shorten_to(text, WARNING_LIMIT)
+}
+
+/// Cuts a warning to `limit` characters, on a character boundary.
+pub fn shorten_to(text: String, limit: usize) -> String {
+    if text.chars().count() <= limit {
         return text;
     }
-    let mut cut: String = text.chars().take(WARNING_LIMIT - 1).collect();
+    let mut cut: String = text.chars().take(limit - 1).collect();
     cut.push('…');
     cut
 }

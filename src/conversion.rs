@@ -4,12 +4,14 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::change::{Change, shorten};
+use crate::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
 use crate::error::PolicyError;
+use crate::host::Host;
 use crate::log_sidecars::{Declared, Sidecar, annotated_names, declared_sidecars, is_native, name};
+use crate::node_support::{NodeSupport, candidates, describe_nodes, node_support};
 use crate::pod_shape::shape_problems;
 use crate::raw_json::{child_or_insert, field};
-use crate::settings::{Placement, Settings};
+use crate::settings::{Fallback, Placement, Settings, SidecarSupport};
 use crate::tail_command::{TailFollow, apply_edits, tail_follow};
 use crate::version::KubeVersion;
 use crate::volume_mounts::{Access, MountsMark, SharedFiles};
@@ -29,6 +31,86 @@ pub struct Conversion {
     pub notes: Vec<String>,
     /// The names of the containers that became native sidecars.
     pub converted: Vec<String>,
+    /// The Kubernetes version of the pod's nodes, when it is below
+    /// `kubernetesVersion`: what the field checks must assume too.
+    pub kubernetes_version: Option<KubeVersion>,
+}
+
+/// Why native sidecars cannot run for a pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unsupported {
+    /// `kubernetesVersion` is too old.
+    Setting(KubeVersion),
+    /// These candidate nodes (with their kubelet versions) are too old.
+    Nodes(String),
+}
+
+/// The version the pod's nodes run (the lower of `kubernetesVersion` and the
+/// oldest candidate kubelet), and why native sidecars cannot run there, if
+/// they cannot. Without an answer about the nodes, `kubernetesVersion`
+/// decides, with a warning.
+fn pod_version(
+    settings: &Settings,
+    support: Option<NodeSupport>,
+    notes: &mut Vec<String>,
+) -> (KubeVersion, Option<Unsupported>) {
+    let configured = settings.kubernetes_version;
+    let by_setting =
+        (configured < NATIVE_SIDECARS_SINCE).then_some(Unsupported::Setting(configured));
+    match support {
+        None => (configured, by_setting),
+        Some(NodeSupport::Known { oldest, too_old }) => {
+            let version = oldest.map_or(configured, |oldest| oldest.min(configured));
+            let by_nodes =
+                (!too_old.is_empty()).then(|| Unsupported::Nodes(describe_nodes(&too_old)));
+            (version, by_setting.or(by_nodes))
+        }
+        Some(NodeSupport::NoCandidates(reason)) => {
+            notes.push(shorten(format!(
+                "{reason}, so kubernetesVersion {configured} decides whether sidecars become native"
+            )));
+            (configured, by_setting)
+        }
+        Some(NodeSupport::Failed(error)) => {
+            notes.push(shorten_to(
+                format!(
+                    "cannot read the pod's nodes, so kubernetesVersion {configured} decides (grant \
+                     the policy contextAwareResources v1/Node): {error}"
+                ),
+                QUOTING_WARNING_LIMIT,
+            ));
+            (configured, by_setting)
+        }
+    }
+}
+
+/// What `fallback` does with sidecars that cannot be native for this pod.
+fn fall_back(
+    unsupported: Unsupported,
+    location: &TemplateLocation,
+    settings: &Settings,
+    conversion: &mut Conversion,
+) {
+    let path = location.spec_path.clone();
+    match (settings.fallback, unsupported) {
+        (Fallback::Legacy, Unsupported::Setting(version)) => conversion.notes.push(shorten(format!(
+            "not converted: native sidecars need Kubernetes {NATIVE_SIDECARS_SINCE}+ on every API \
+             server and node (kubernetesVersion: {version})"
+        ))),
+        (Fallback::Legacy, Unsupported::Nodes(nodes)) => conversion.notes.push(shorten(format!(
+            "not converted: native sidecars need kubelet {NATIVE_SIDECARS_SINCE}+, and the pod may run \
+             on {nodes}"
+        ))),
+        (Fallback::Reject, Unsupported::Setting(version)) => {
+            conversion.problems.push(PolicyError::KubernetesTooOld {
+                path,
+                version: version.to_string(),
+            })
+        }
+        (Fallback::Reject, Unsupported::Nodes(nodes)) => {
+            conversion.problems.push(PolicyError::NodesTooOld { path, nodes })
+        }
+    }
 }
 
 /// Converts the declared log sidecars of `template` (a Pod, or the
@@ -36,12 +118,15 @@ pub struct Conversion {
 /// and must be discarded; without changes or problems, it is left as it was.
 /// `merge_legacy_copies`: whether a regular container that repeats a
 /// recorded native sidecar is the legacy form re-applied by a merging
-/// client (a workload template that this policy rewrites).
+/// client (a workload template that this policy rewrites). `host` is asked
+/// about the pod's nodes with `sidecarSupport: detect`, and only when there
+/// is a sidecar to make native.
 pub fn convert_template(
     template: &mut Value,
     location: &TemplateLocation,
     settings: &Settings,
     merge_legacy_copies: bool,
+    host: &dyn Host,
 ) -> Conversion {
     let mut conversion = Conversion::default();
     if merge_legacy_copies {
@@ -60,14 +145,14 @@ pub fn convert_template(
     let opt_out_key = settings.annotation("native");
     if annotations.get(&opt_out_key).and_then(Value::as_str) == Some("false") {
         if settings.allow_opt_out {
-            conversion.notes.push(format!(
+            conversion.notes.push(shorten(format!(
                 "{opt_out_key}=false: log sidecars left as they are"
-            ));
+            )));
             return conversion;
         }
-        conversion.notes.push(format!(
+        conversion.notes.push(shorten(format!(
             "{opt_out_key}=false ignored: this policy does not allow opting out"
-        ));
+        )));
     }
     let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
         return conversion;
@@ -87,14 +172,32 @@ pub fn convert_template(
     if !to_convert && !natives {
         return conversion;
     }
-    if to_convert && settings.kubernetes_version < NATIVE_SIDECARS_SINCE {
-        conversion.notes.push(format!(
-            "not converted: native sidecars need Kubernetes {NATIVE_SIDECARS_SINCE}+ on every API \
-             server and node (kubernetesVersion: {})",
-            settings.kubernetes_version
-        ));
-        return conversion;
-    }
+    let effective;
+    let settings = if to_convert {
+        let support = match settings.sidecar_support {
+            SidecarSupport::Assume => None,
+            SidecarSupport::Detect => {
+                Some(node_support(host, &candidates(spec), NATIVE_SIDECARS_SINCE))
+            }
+        };
+        let (version, unsupported) = pod_version(settings, support, &mut conversion.notes);
+        if let Some(unsupported) = unsupported {
+            fall_back(unsupported, location, settings, &mut conversion);
+            return conversion;
+        }
+        if version == settings.kubernetes_version {
+            settings
+        } else {
+            conversion.kubernetes_version = Some(version);
+            effective = Settings {
+                kubernetes_version: version,
+                ..settings.clone()
+            };
+            &effective
+        }
+    } else {
+        settings
+    };
     // Natives named here are the user's or the policy's own: their problems
     // are refusals, not warnings.
     let recorded: HashSet<&str> = annotated_names(&annotations, &settings.annotation("converted"))
@@ -686,7 +789,13 @@ mod tests {
                 },
             ] {
                 let mut converted = template.clone();
-                let conversion = convert_template(&mut converted, &location, &settings, true);
+                let conversion = convert_template(
+                    &mut converted,
+                    &location,
+                    &settings,
+                    true,
+                    &crate::host::Wapc,
+                );
                 if conversion.changes.is_empty() && conversion.problems.is_empty() {
                     assert_eq!(&converted, template, "{}", path.display());
                     checked += 1;

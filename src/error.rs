@@ -33,6 +33,20 @@ pub enum PolicyError {
     )]
     UnknownDeclaredContainer { annotation: String, name: String },
 
+    // Where native sidecars cannot run, with `fallback: reject`.
+    #[error(
+        "{path}: native sidecars need Kubernetes 1.29+ on every API server and node, and \
+         kubernetesVersion is {version}; raise kubernetesVersion if the cluster allows it, or set \
+         fallback: legacy to keep log sidecars regular containers"
+    )]
+    KubernetesTooOld { path: String, version: String },
+    #[error(
+        "{path}: native sidecars need kubelet 1.29+ on every node the pod may run on, but it may \
+         run on {nodes}; upgrade those nodes, keep the pod off them with a nodeSelector, or set \
+         fallback: legacy to keep log sidecars regular containers"
+    )]
+    NodesTooOld { path: String, nodes: String },
+
     // Refusals to convert.
     #[error(
         "{path}: converting {names} would leave no regular container; \

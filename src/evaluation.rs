@@ -6,6 +6,7 @@ use crate::change::{Change, shorten};
 use crate::conversion::convert_template;
 use crate::error::PolicyError;
 use crate::field_checks::field_findings;
+use crate::host::Host;
 use crate::payload::{self, Request};
 use crate::settings::{Mode, Settings};
 use crate::workload::{acts_on, template_location};
@@ -55,8 +56,9 @@ fn bounded(mut problems: Vec<String>) -> Vec<String> {
     problems
 }
 
-/// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`.
-pub fn evaluate(bytes: &[u8]) -> Evaluation {
+/// Evaluates a waPC `validate` payload: `{"request": ..., "settings": ...}`,
+/// asking `host` about nodes when the settings say so.
+pub fn evaluate(bytes: &[u8], host: &dyn Host) -> Evaluation {
     let payload = match payload::read(bytes) {
         Ok(payload) => payload,
         Err(e) => return Evaluation::reject(vec![PolicyError::PayloadNotJson(e.to_string())]),
@@ -71,7 +73,7 @@ pub fn evaluate(bytes: &[u8]) -> Evaluation {
         }
     };
     match payload.request {
-        Some(request) => evaluate_request(request, &settings, || request_as_sent(bytes)),
+        Some(request) => evaluate_request(request, &settings, || request_as_sent(bytes), host),
         None => Evaluation::reject(vec![PolicyError::WrongType {
             path: "request".to_string(),
             expected: "an AdmissionRequest object",
@@ -135,6 +137,7 @@ pub fn evaluate_request(
     mut request: Request,
     settings: &Settings,
     as_sent: impl Fn() -> Value,
+    host: &dyn Host,
 ) -> Evaluation {
     let object = request.object.take();
     let (kind, operation) = (request.kind(), request.operation());
@@ -173,7 +176,13 @@ pub fn evaluate_request(
         }
     }
     let rewrites = treatment == Treatment::Convert;
-    let conversion = convert_template(template, &location, settings, rewrites && kind != "Pod");
+    let conversion = convert_template(
+        template,
+        &location,
+        settings,
+        rewrites && kind != "Pod",
+        host,
+    );
     let mutates = settings.mode == Mode::Mutate
         && rewrites
         && conversion.problems.is_empty()
@@ -193,7 +202,19 @@ pub fn evaluate_request(
         .iter()
         .try_fold(checked, |value, key| value.get(*key))
         .and_then(|template| template.get("spec"));
-    let fields = field_findings(kind, checked, pod_spec, &location.spec_path, settings);
+    // The fields the pod's nodes would drop too.
+    let at_nodes;
+    let field_settings = match conversion.kubernetes_version {
+        Some(version) => {
+            at_nodes = Settings {
+                kubernetes_version: version,
+                ..settings.clone()
+            };
+            &at_nodes
+        }
+        None => settings,
+    };
+    let fields = field_findings(kind, checked, pod_spec, &location.spec_path, field_settings);
 
     let mut problems: Vec<String> = conversion
         .problems
@@ -201,7 +222,7 @@ pub fn evaluate_request(
         .chain(&fields.problems)
         .map(ToString::to_string)
         .collect();
-    let mut warnings: Vec<String> = conversion.notes.into_iter().map(shorten).collect();
+    let mut warnings = conversion.notes;
     match (treatment, settings.mode) {
         (Treatment::Convert, Mode::Mutate) if mutates => {
             warnings.extend(conversion.changes.iter().map(Change::warning));

@@ -10,8 +10,10 @@ pub mod dropped_fields;
 pub mod error;
 pub mod evaluation;
 pub mod field_checks;
+pub mod host;
 pub mod kube_path;
 pub mod log_sidecars;
+pub mod node_support;
 pub mod payload;
 pub mod pod_shape;
 pub mod raw_json;
@@ -38,7 +40,11 @@ pub extern "C" fn wapc_init() {
 /// The waPC `validate` entry point. Every outcome, bad input included, is an
 /// answer: an error here would reach the API server as an HTTP 500.
 pub fn validate(payload: &[u8]) -> CallResult {
-    let evaluation = evaluate(payload);
+    respond(evaluate(payload, &host::Wapc))
+}
+
+/// The ValidationResponse of an evaluation, as the host reads it.
+pub fn respond(evaluation: evaluation::Evaluation) -> CallResult {
     let warnings = (!evaluation.warnings.is_empty()).then_some(evaluation.warnings);
     let response = match evaluation.verdict {
         Verdict::Accept => ValidationResponse {

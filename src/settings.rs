@@ -39,6 +39,29 @@ pub enum FieldPolicy {
     Ignore,
 }
 
+/// How the policy knows whether a pod's nodes run native sidecars.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SidecarSupport {
+    /// Trust `kubernetesVersion`; ask the host nothing.
+    #[default]
+    Assume,
+    /// Ask the host for the kubelet versions of the pod's candidate nodes.
+    Detect,
+}
+
+/// What becomes of a sidecar that should be native where native sidecars
+/// do not work.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// Leave it a regular container, with a warning.
+    #[default]
+    Legacy,
+    /// Refuse the object.
+    Reject,
+}
+
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Settings {
@@ -56,6 +79,8 @@ pub struct Settings {
     pub unknown_fields: FieldPolicy,
     pub rewrite_follow: bool,
     pub convert_templates: bool,
+    pub sidecar_support: SidecarSupport,
+    pub fallback: Fallback,
 }
 
 impl Default for Settings {
@@ -75,12 +100,14 @@ impl Default for Settings {
             unknown_fields: FieldPolicy::Reject,
             rewrite_follow: true,
             convert_templates: false,
+            sidecar_support: SidecarSupport::Assume,
+            fallback: Fallback::Legacy,
         }
     }
 }
 
 /// The settings' names as users write them, for unknown-key suggestions.
-pub const SETTING_NAMES: [&str; 14] = [
+pub const SETTING_NAMES: [&str; 16] = [
     "mode",
     "annotationPrefix",
     "sidecarNames",
@@ -95,6 +122,8 @@ pub const SETTING_NAMES: [&str; 14] = [
     "unknownFields",
     "rewriteFollow",
     "convertTemplates",
+    "sidecarSupport",
+    "fallback",
 ];
 
 impl Settings {
@@ -237,6 +266,8 @@ mod tests {
             "unknownFields": "ignore",
             "rewriteFollow": false,
             "convertTemplates": true,
+            "sidecarSupport": "detect",
+            "fallback": "reject",
         }))
         .expect("valid settings");
         let expected = Settings {
@@ -254,6 +285,8 @@ mod tests {
             unknown_fields: FieldPolicy::Ignore,
             rewrite_follow: false,
             convert_templates: true,
+            sidecar_support: SidecarSupport::Detect,
+            fallback: Fallback::Reject,
         };
         assert_eq!(settings, expected, "each key should set its field");
     }
@@ -268,7 +301,15 @@ mod tests {
         "unknown setting \"allow_opt_out\"; known settings: mode, annotationPrefix, sidecarNames, \
          detectStreamingSidecars, placement, kubernetesVersion, addVolumeMounts, \
          createSharedVolume, allowOptOut, enabledFeatureGates, droppedFields, unknownFields, \
-         rewriteFollow, convertTemplates"
+         rewriteFollow, convertTemplates, sidecarSupport, fallback"
+    )]
+    #[case::bad_sidecar_support(
+        json!({"sidecarSupport": "guess"}),
+        "setting sidecarSupport: unknown variant `guess`, expected `assume` or `detect`"
+    )]
+    #[case::fallback_without_a_known_value(
+        json!({"fallback": "dual"}),
+        "setting fallback: unknown variant `dual`, expected `legacy` or `reject`"
     )]
     #[case::misspelt_new_setting(
         json!({"convertTemplate": true}),

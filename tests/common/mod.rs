@@ -56,3 +56,57 @@ pub fn rejection(response: &Value) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A host that answers every Kubernetes call with `answer` and records the
+/// calls it gets, as (operation, request) pairs.
+pub struct ScriptedHost {
+    pub answer: Result<Value, String>,
+    pub calls: std::cell::RefCell<Vec<(String, Value)>>,
+}
+
+impl ScriptedHost {
+    pub fn new(answer: Result<Value, String>) -> Self {
+        ScriptedHost {
+            answer,
+            calls: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A node list answer of (name, kubelet version) pairs.
+    pub fn nodes(nodes: &[(&str, &str)]) -> Self {
+        let items: Vec<Value> = nodes
+            .iter()
+            .map(|(name, version)| {
+                json!({"metadata": {"name": name}, "status": {"nodeInfo": {"kubeletVersion": version}}})
+            })
+            .collect();
+        ScriptedHost::new(Ok(
+            json!({"apiVersion": "v1", "kind": "List", "items": items}),
+        ))
+    }
+}
+
+impl log_sidecar_policy::host::Host for ScriptedHost {
+    fn kubernetes(&self, operation: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+        let request = serde_json::from_slice(request).expect("the policy sends JSON");
+        self.calls
+            .borrow_mut()
+            .push((operation.to_string(), request));
+        self.answer
+            .clone()
+            .map(|answer| serde_json::to_vec(&answer).expect("an answer serializes"))
+    }
+}
+
+/// The ValidationResponse for `request` with `settings`, asking `host`.
+pub fn respond_with_host(
+    request: &Value,
+    settings: Value,
+    host: &dyn log_sidecar_policy::host::Host,
+) -> Value {
+    let payload = json!({"request": request, "settings": settings});
+    let bytes = serde_json::to_vec(&payload).expect("payload serializes");
+    let evaluation = log_sidecar_policy::evaluation::evaluate(&bytes, host);
+    let answer = log_sidecar_policy::respond(evaluation).expect("an answer");
+    serde_json::from_slice(&answer).expect("the answer is JSON")
+}
