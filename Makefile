@@ -90,8 +90,9 @@ test: fmt lint unit-tests e2e-tests
 # Fuzzing the validate payload and the settings with cargo-fuzz (libFuzzer,
 # AddressSanitizer), seeded with test_data/. The nightly toolchain when
 # installed, else stable with RUSTC_BOOTSTRAP=1 for the sanitizer flags.
-# `make fuzz FUZZ_SECONDS=N`: N seconds in all, 3/4 on validate_payload and
-# 1/4 on validate_settings; FUZZ_TARGET=NAME gives all N to one target.
+# `make fuzz FUZZ_SECONDS=N`: N seconds in all, 1/2 on validate_payload and
+# 1/4 each on validate_settings and node_answer; FUZZ_TARGET=NAME gives all
+# N to one target.
 # A crash stops the run and leaves its input in fuzz/artifacts/NAME/.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGET ?=
@@ -107,7 +108,7 @@ fuzz: fuzz-tools
 	$(FUZZ_CARGO) fuzz build --sanitizer $(FUZZ_SANITIZER)
 	@set -e; \
 	if [ -n "$(FUZZ_TARGET)" ]; then plan="$(FUZZ_TARGET):$(FUZZ_SECONDS)"; \
-	else plan="validate_payload:$$(( $(FUZZ_SECONDS) - $(FUZZ_SECONDS) / 4 )) validate_settings:$$(( $(FUZZ_SECONDS) / 4 ))"; fi; \
+	else plan="validate_payload:$$(( $(FUZZ_SECONDS) - 2 * ($(FUZZ_SECONDS) / 4) )) validate_settings:$$(( $(FUZZ_SECONDS) / 4 )) node_answer:$$(( $(FUZZ_SECONDS) / 4 ))"; fi; \
 	for step in $$plan; do \
 		target=$${step%%:*}; seconds=$${step#*:}; \
 		echo "fuzzing $$target for $$seconds s"; \

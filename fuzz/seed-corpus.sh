@@ -6,7 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 payloads=fuzz/corpus/validate_payload
 settings=fuzz/corpus/validate_settings
-mkdir -p "$payloads" "$settings"
+nodes=fuzz/corpus/node_answer
+mkdir -p "$payloads" "$settings" "$nodes"
 
 n=0
 for fixture in test_data/*.json test_data/*/*.json; do
@@ -28,4 +29,8 @@ for s in '{}' 'null' '{"mode":"validate"}' '{"placement":"first","addVolumeMount
   i=$((i + 1))
   printf '%s' "$s" >"$settings/seed-$i"
 done
-echo "seeded $(ls "$payloads" | wc -l) validate payloads and $(ls "$settings" | wc -l) settings"
+# Node answers: a list of new and old kubelets, one node, and an empty list.
+printf '\000%s' '{"apiVersion":"v1","kind":"List","items":[{"metadata":{"name":"a"},"status":{"nodeInfo":{"kubeletVersion":"v1.33.2"}}},{"metadata":{"name":"b"},"status":{"nodeInfo":{"kubeletVersion":"v1.28.3-eks-4f4795d"}}}]}' >"$nodes/seed-list"
+printf '\001%s' '{"metadata":{"name":"node-1"},"status":{"nodeInfo":{"kubeletVersion":"v1.30.0+k3s1"}}}' >"$nodes/seed-node"
+printf '\000%s' '{"items":[]}' >"$nodes/seed-empty"
+echo "seeded $(ls "$payloads" | wc -l) validate payloads, $(ls "$settings" | wc -l) settings and $(ls "$nodes" | wc -l) node answers"

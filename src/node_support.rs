@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListAllResourcesRequest,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::host::Host;
@@ -208,8 +208,15 @@ pub fn kubelet_version(reported: &str) -> Option<KubeVersion> {
 /// while parsing, never built.
 #[derive(Deserialize)]
 struct NodeList<'a> {
-    #[serde(borrow, default)]
+    /// Required, as in every Kubernetes list; `null` for none.
+    #[serde(borrow, deserialize_with = "null_as_empty")]
     items: Vec<Node<'a>>,
+}
+
+fn null_as_empty<'de: 'a, 'a, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Node<'a>>, D::Error> {
+    Ok(Option::<Vec<Node<'a>>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Deserialize, Default)]
@@ -399,6 +406,11 @@ mod tests {
         NodeSupport::Known { oldest: None, too_old: vec![("bare".into(), "no version".into())] }
     )]
     #[case::empty_list(Ok(json!({"items": []})), NodeSupport::NoCandidates("no nodes".into()))]
+    #[case::null_items(Ok(json!({"items": null})), NodeSupport::NoCandidates("no nodes".into()))]
+    #[case::a_node_where_a_list_belongs(
+        Ok(node("a", "v1.33.1")),
+        NodeSupport::Failed("malformed answer: missing field `items` at line 1 column 76".into())
+    )]
     #[case::host_error(
         Err("Policy has not been granted access to Kubernetes v1/Node resources".into()),
         NodeSupport::Failed("Policy has not been granted access to Kubernetes v1/Node resources".into())

@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashSet};
 
-use common::{fixture, respond, respond_to_bytes};
+use common::{ScriptedHost, fixture, respond, respond_to_bytes, respond_with_host};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
@@ -955,6 +955,88 @@ proptest! {
         if let Some(object) = mutated(&mutate) {
             let again = answer(&case.with_object(object.clone()), &case.settings_in("validate"));
             prop_assert_eq!(&again["accepted"], &json!(true), "validate mode refuses the mutated object: {}", again);
+        }
+    }
+}
+
+/// What a host may answer about nodes: lists of new and old kubelets, one
+/// node, huge lists, junk of every type, and errors.
+fn node_answer() -> impl Strategy<Value = (Result<Value, String>, bool)> {
+    let version = prop_oneof![
+        Just(json!("v1.33.2")),
+        Just(json!("v1.29.4-gke.1043002")),
+        Just(json!("v1.28.3-eks-4f4795d")),
+        Just(json!("banana")),
+        junk(),
+    ];
+    let node = (0..50usize, version).prop_map(|(i, version)| {
+        json!({"metadata": {"name": format!("node-{i}")}, "status": {"nodeInfo": {"kubeletVersion": version}}})
+    });
+    prop_oneof![
+        3 => prop::collection::vec(node.clone(), 0..6).prop_map(|items| Ok(json!({"items": items}))),
+        1 => node.clone().prop_map(Ok),
+        1 => (1000..3000usize).prop_map(|n| {
+            let items: Vec<Value> = (0..n)
+                .map(|i| json!({"metadata": {"name": format!("n{i}")}, "status": {"nodeInfo": {"kubeletVersion": "v1.33.0"}}}))
+                .collect();
+            Ok(json!({"items": items}))
+        }),
+        2 => junk().prop_map(Ok),
+        1 => Just(Err("Policy has not been granted access to Kubernetes v1/Node resources".to_string())),
+    ]
+    .prop_flat_map(|answer| (Just(answer), any::<bool>()))
+}
+
+/// Whether a node answer names a node whose kubelet is not 1.29 or later.
+fn has_old_node(answer: &Result<Value, String>) -> bool {
+    let Ok(answer) = answer else { return false };
+    let items = match answer.get("items") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => return false,
+        None => return false,
+    };
+    let new = |v: &Value| {
+        v.as_str()
+            .is_some_and(|v| v.starts_with("v1.33") || v.starts_with("v1.29"))
+    };
+    // A version that is neither a string nor null makes the answer
+    // malformed, and then kubernetesVersion decides.
+    let readable = |item: &Value| {
+        item.is_object()
+            && matches!(
+                item["status"]["nodeInfo"]["kubeletVersion"],
+                Value::String(_) | Value::Null
+            )
+    };
+    items.iter().all(readable)
+        && items
+            .iter()
+            .any(|item| !new(&item["status"]["nodeInfo"]["kubeletVersion"]))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// 6. Whatever the host answers about nodes, the policy answers, and
+    /// nothing becomes native where a candidate node is too old.
+    #[test]
+    fn every_node_answer_gets_an_answer((answer, reject) in node_answer(), case in case()) {
+        let old = has_old_node(&answer);
+        let host = ScriptedHost::new(answer);
+        let mut settings = case.settings_in("mutate");
+        settings["sidecarSupport"] = json!("detect");
+        settings["fallback"] = json!(if reject { "reject" } else { "legacy" });
+        let response = respond_with_host(&case.request, settings, &host);
+        assert_well_formed(&response);
+        if old && !host.calls.borrow().is_empty() {
+            if let Some(output) = mutated(&response) {
+                let at = template_pointer(case.kind);
+                let before = list(case.object().pointer(at).expect("template"), "initContainers")
+                    .iter().filter(|c| c["restartPolicy"] == json!("Always")).count();
+                let after = list(output.pointer(at).expect("template"), "initContainers")
+                    .iter().filter(|c| c["restartPolicy"] == json!("Always")).count();
+                prop_assert_eq!(before, after, "a sidecar became native on an old node: {}", response);
+            }
         }
     }
 }
