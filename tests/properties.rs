@@ -1028,15 +1028,16 @@ proptest! {
         settings["fallback"] = json!(if reject { "reject" } else { "legacy" });
         let response = respond_with_host(&case.request, settings, &host);
         assert_well_formed(&response);
-        if old && !host.calls.borrow().is_empty() {
-            if let Some(output) = mutated(&response) {
-                let at = template_pointer(case.kind);
-                let before = list(case.object().pointer(at).expect("template"), "initContainers")
-                    .iter().filter(|c| c["restartPolicy"] == json!("Always")).count();
-                let after = list(output.pointer(at).expect("template"), "initContainers")
-                    .iter().filter(|c| c["restartPolicy"] == json!("Always")).count();
-                prop_assert_eq!(before, after, "a sidecar became native on an old node: {}", response);
-            }
+        if old
+            && !host.calls.borrow().is_empty()
+            && let Some(output) = mutated(&response)
+        {
+            let at = template_pointer(case.kind);
+            let before = list(case.object().pointer(at).expect("template"), "initContainers")
+                .iter().filter(|c| c["restartPolicy"] == json!("Always")).count();
+            let after = list(output.pointer(at).expect("template"), "initContainers")
+                .iter().filter(|c| c["restartPolicy"] == json!("Always")).count();
+            prop_assert_eq!(before, after, "a sidecar became native on an old node: {}", response);
         }
     }
 }
