@@ -2,14 +2,14 @@
 
 use serde_json::Value;
 
-use crate::change::{Change, shorten};
-use crate::conversion::convert_template;
+use crate::conversion::change::{Change, shorten};
+use crate::conversion::template::convert_template;
 use crate::error::PolicyError;
-use crate::field_checks::field_findings;
+use crate::fields::field_checks::field_findings;
 use crate::host::Host;
-use crate::payload::{self, Request};
+use crate::request::payload::{self, Request};
+use crate::request::workload::{acts_on, template_location};
 use crate::settings::{Mode, Settings};
-use crate::workload::{acts_on, template_location};
 
 /// What the policy answers.
 #[derive(Debug, Clone, PartialEq)]

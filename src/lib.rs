@@ -4,26 +4,22 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use wapc_guest::{CallResult, register_function};
 
-pub mod change;
+// The stages of a request's way through the policy, in order.
 pub mod conversion;
-pub mod dropped_fields;
+pub mod fields;
+pub mod nodes;
+pub mod request;
+pub mod sidecars;
+
+// What every stage shares.
 pub mod error;
 pub mod evaluation;
-pub mod field_checks;
 pub mod host;
 pub mod kube_path;
-pub mod log_sidecars;
-pub mod node_support;
-pub mod payload;
-pub mod pod_shape;
 pub mod raw_json;
 pub mod settings;
 pub mod suggest;
-pub mod tail_command;
-pub mod unknown_fields;
 pub mod version;
-pub mod volume_mounts;
-pub mod workload;
 
 use evaluation::{Verdict, evaluate};
 

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::dropped_fields::known_gates;
+use crate::fields::dropped_fields::known_gates;
 use crate::suggest::nearest;
 use crate::version::KubeVersion;
 

@@ -4,18 +4,20 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
+use crate::conversion::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
+use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles};
 use crate::error::PolicyError;
 use crate::host::Host;
-use crate::log_sidecars::{Declared, Sidecar, annotated_names, declared_sidecars, is_native, name};
-use crate::node_support::{NodeSupport, candidates, describe_nodes, node_support};
-use crate::pod_shape::shape_problems;
+use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_support};
 use crate::raw_json::{child_or_insert, field};
+use crate::request::pod_shape::shape_problems;
+use crate::request::workload::TemplateLocation;
 use crate::settings::{Fallback, Placement, Settings, SidecarSupport};
-use crate::tail_command::{TailFollow, apply_edits, tail_follow};
+use crate::sidecars::log_sidecars::{
+    Declared, Sidecar, annotated_names, declared_sidecars, is_native, name,
+};
+use crate::sidecars::tail_command::{TailFollow, apply_edits, tail_follow};
 use crate::version::KubeVersion;
-use crate::volume_mounts::{Access, MountsMark, SharedFiles};
-use crate::workload::TemplateLocation;
 
 /// Native sidecars exist from this release on (beta, on by default).
 pub const NATIVE_SIDECARS_SINCE: KubeVersion = KubeVersion::new(1, 29);
@@ -757,7 +759,7 @@ fn put_list(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::template_location;
+    use crate::request::workload::template_location;
 
     /// `evaluate_request` relies on this to skip keeping a copy of the object.
     #[test]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::error::PolicyError;
 use crate::raw_json::field;
 use crate::settings::Settings;
-use crate::tail_command::{TailFollow, tail_follow};
+use crate::sidecars::tail_command::{TailFollow, tail_follow};
 
 /// The log sidecars of a pod template that are not native yet.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use crate::change::shorten;
-use crate::dropped_fields::{DroppedField, dropped_fields};
+use crate::conversion::change::shorten;
 use crate::error::PolicyError;
+use crate::fields::dropped_fields::{DroppedField, dropped_fields};
+use crate::fields::unknown_fields::{UnknownField, unknown_fields};
 use crate::settings::{FieldPolicy, Settings};
-use crate::unknown_fields::{UnknownField, unknown_fields};
 
 /// Rejection lines and warnings about fields that would be dropped.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::change::Change;
+use crate::conversion::change::Change;
 use crate::error::PolicyError;
-use crate::log_sidecars::name;
 use crate::raw_json::{child_or_insert, field};
+use crate::sidecars::log_sidecars::name;
 
 /// A `volumeMount` as far as file locations go.
 #[derive(Debug, Clone, PartialEq, Eq)]
