@@ -29,7 +29,8 @@ fuzz_target!(|data: &[u8]| {
     // The payload as the policy reads it, with the mutated object: the parts
     // the policy skips may hold valid JSON that serde_json cannot build (a
     // number out of `f64` range in the user info).
-    let read = log_sidecar_policy::request::payload::read(data).expect("a payload that mutated is read");
+    let read =
+        log_sidecar_policy::request::payload::read(data).expect("a payload that mutated is read");
     let request = read.request.expect("a payload that mutated has a request");
     let payload = json!({
         "request": {"kind": request.kind, "operation": request.operation, "object": mutated},
