@@ -47,7 +47,24 @@ pub enum PolicyError {
     )]
     NodesTooOld { path: String, nodes: String },
 
+    #[error(
+        "{path}: the dual pair \"{native}\" (native) and \"{legacy}\" (regular) recorded in the \
+         annotations lost \"{missing}\": the remaining half alone does not stream on every node; \
+         restore both or neither"
+    )]
+    DualPairBroken {
+        path: String,
+        native: String,
+        legacy: String,
+        missing: String,
+    },
+
     // Refusals to convert.
+    #[error(
+        "{path}: fallback dual wraps the sidecar's command, but it has no command and its args \
+         do not start with sh, bash or tail, so what the image runs is unknown; set command"
+    )]
+    DualFormWithoutArgv { path: String },
     #[error(
         "{path}: converting {names} would leave no regular container; \
          keep the container that writes the logs in spec.containers"
@@ -225,6 +242,9 @@ impl PolicyError {
             }
             PolicyError::VolumeNoAppMounts { volume, .. } => {
                 format!("no app sees its file in volume \"{volume}\"")
+            }
+            PolicyError::DualFormWithoutArgv { .. } => {
+                "the dual form needs its command; set command".to_string()
             }
             PolicyError::SubPathExprEnvMismatch { variable, .. } => {
                 format!("its env {variable} differs from the app's")

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::conversion::change::{Change, shorten};
+use crate::conversion::dual_form::native_halves;
 use crate::conversion::template::convert_template;
 use crate::error::PolicyError;
 use crate::fields::field_checks::field_findings;
@@ -214,7 +215,32 @@ pub fn evaluate_request(
         }
         None => settings,
     };
-    let fields = field_findings(kind, checked, pod_spec, &location.spec_path, field_settings);
+    let dual_natives = native_halves(
+        location
+            .keys
+            .iter()
+            .try_fold(checked, |value, key| value.get(*key))
+            .and_then(|template| {
+                template
+                    .get("metadata")?
+                    .get("annotations")?
+                    .get(settings.annotation("dual"))
+            })
+            .and_then(Value::as_str),
+        pod_spec
+            .and_then(|spec| spec.get("initContainers"))
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice),
+        &location.spec_path,
+    );
+    let fields = field_findings(
+        kind,
+        checked,
+        pod_spec,
+        &location.spec_path,
+        field_settings,
+        &dual_natives,
+    );
 
     let mut problems: Vec<String> = conversion
         .problems

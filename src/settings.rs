@@ -60,6 +60,10 @@ pub enum Fallback {
     Legacy,
     /// Refuse the object.
     Reject,
+    /// Inject the sidecar twice, as a native sidecar and as a regular
+    /// container that agree at run time which of them streams; also where
+    /// the nodes are unknown.
+    Dual,
 }
 
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -308,8 +312,8 @@ mod tests {
         "setting sidecarSupport: unknown variant `guess`, expected `assume` or `detect`"
     )]
     #[case::fallback_without_a_known_value(
-        json!({"fallback": "dual"}),
-        "setting fallback: unknown variant `dual`, expected `legacy` or `reject`"
+        json!({"fallback": "twice"}),
+        "setting fallback: unknown variant `twice`, expected one of `legacy`, `reject`, `dual`"
     )]
     #[case::misspelt_new_setting(
         json!({"convertTemplate": true}),

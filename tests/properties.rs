@@ -1042,6 +1042,38 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config())]
+
+    /// 7. The dual form is stable: fed back, in either mode and with either
+    /// fallback, it is accepted and changes nothing; and it keeps a regular
+    /// container for every sidecar it makes native.
+    #[test]
+    fn dual_output_is_stable(case in case()) {
+        let mut settings = case.settings_in("mutate");
+        settings["fallback"] = json!("dual");
+        settings["kubernetesVersion"] = json!("1.28");
+        let first = answer(&case.request, &settings);
+        let Some(output) = mutated(&first) else { return Ok(()); };
+        let at = template_pointer(case.kind);
+        let template = output.pointer(at).expect("template");
+        let prefix = settings["annotationPrefix"].as_str().unwrap_or("log-sidecar.io");
+        let pairs = annotation_names(template, &format!("{prefix}/dual"));
+        for pair in &pairs {
+            let (native, legacy) = pair.split_once('=').expect("NATIVE=LEGACY");
+            prop_assert!(list(template, "initContainers").iter().any(|c| name(c) == native), "{}", first);
+            prop_assert!(list(template, "containers").iter().any(|c| name(c) == legacy), "{}", first);
+        }
+        for mode in ["mutate", "validate"] {
+            let mut again = settings.clone();
+            again["mode"] = json!(mode);
+            let second = answer(&case.with_object(output.clone()), &again);
+            prop_assert_eq!(&second["accepted"], &json!(true), "{} fed back: {}", mode, second);
+            prop_assert!(mutated(&second).is_none_or(|o| o == output), "{} changed it again: {}", mode, second);
+        }
+    }
+}
+
 fn list_of<'v>(container: &'v Value, key: &str) -> &'v [Value] {
     container[key].as_array().map_or(&[], Vec::as_slice)
 }

@@ -35,6 +35,14 @@ pub enum Change {
     /// The regular copy of a recorded native sidecar, put back by a client
     /// that merges the manifest it applied, was removed.
     DroppedLegacyCopy { name: String, path: String },
+    /// A sidecar runs in dual form: as native sidecar `name` and as regular
+    /// container `legacy`, for `reason`.
+    DualForm {
+        name: String,
+        legacy: String,
+        path: String,
+        reason: String,
+    },
 }
 
 /// Kubernetes clients show warnings on one line; longer ones get cut.
@@ -77,6 +85,14 @@ impl Change {
             Change::DroppedLegacyCopy { name, path } => format!(
                 "{path} (\"{name}\") removed: a merging client re-applied it next to its native form"
             ),
+            Change::DualForm {
+                name,
+                legacy,
+                reason,
+                ..
+            } => {
+                format!("{reason}; \"{name}\" runs in dual form, with \"{legacy}\"")
+            }
         };
         shorten(text)
     }
@@ -122,6 +138,15 @@ impl Change {
             Change::DroppedLegacyCopy { name, path } => format!(
                 "{path}: \"{name}\" is both a regular container and a recorded native sidecar; \
                  remove the regular copy"
+            ),
+            Change::DualForm {
+                name,
+                legacy,
+                path,
+                reason,
+            } => format!(
+                "{path}: log sidecar \"{name}\" must run in dual form ({reason}): as a native \
+                 sidecar \"{name}\" and as the regular container \"{legacy}\""
             ),
         }
     }

@@ -2,5 +2,6 @@
 //! mounts, and how each change is told.
 
 pub mod change;
+pub mod dual_form;
 pub mod template;
 pub mod volume_mounts;

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use crate::conversion::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
+use crate::conversion::dual_form::{self, DualPairs};
 use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles};
 use crate::error::PolicyError;
 use crate::host::Host;
@@ -12,7 +13,7 @@ use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_s
 use crate::raw_json::{child_or_insert, field};
 use crate::request::pod_shape::shape_problems;
 use crate::request::workload::TemplateLocation;
-use crate::settings::{Fallback, Placement, Settings, SidecarSupport};
+use crate::settings::{Fallback, Mode, Placement, Settings, SidecarSupport};
 use crate::sidecars::log_sidecars::{
     Declared, Sidecar, annotated_names, declared_sidecars, is_native, name,
 };
@@ -38,81 +39,112 @@ pub struct Conversion {
     pub kubernetes_version: Option<KubeVersion>,
 }
 
-/// Why native sidecars cannot run for a pod.
+/// What becomes of the sidecars of a pod, given what is known of its nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Unsupported {
-    /// `kubernetesVersion` is too old.
-    Setting(KubeVersion),
-    /// These candidate nodes (with their kubelet versions) are too old.
-    Nodes(String),
+enum Decision {
+    /// Native sidecars, with the other rules at this version.
+    Native(KubeVersion),
+    /// Dual pairs, for this reason, with the other rules at this version.
+    Dual {
+        version: KubeVersion,
+        reason: String,
+    },
+    /// Nothing becomes native: a warning or a refusal says why.
+    Unchanged,
 }
 
-/// The version the pod's nodes run (the lower of `kubernetesVersion` and the
-/// oldest candidate kubelet), and why native sidecars cannot run there, if
-/// they cannot. Without an answer about the nodes, `kubernetesVersion`
-/// decides, with a warning.
-fn pod_version(
+/// Decides from `kubernetesVersion`, the pod's candidate nodes (under
+/// `sidecarSupport: detect`) and `fallback`. The pod's version is the lower
+/// of `kubernetesVersion` and its oldest candidate kubelet. Without an
+/// answer about the nodes, `kubernetesVersion` decides, with a warning, or,
+/// with `fallback: dual`, the sidecars run in dual form.
+fn decide(
     settings: &Settings,
     support: Option<NodeSupport>,
-    notes: &mut Vec<String>,
-) -> (KubeVersion, Option<Unsupported>) {
-    let configured = settings.kubernetes_version;
-    let by_setting =
-        (configured < NATIVE_SIDECARS_SINCE).then_some(Unsupported::Setting(configured));
-    match support {
-        None => (configured, by_setting),
-        Some(NodeSupport::Known { oldest, too_old }) => {
-            let version = oldest.map_or(configured, |oldest| oldest.min(configured));
-            let by_nodes =
-                (!too_old.is_empty()).then(|| Unsupported::Nodes(describe_nodes(&too_old)));
-            (version, by_setting.or(by_nodes))
-        }
-        Some(NodeSupport::NoCandidates(reason)) => {
-            notes.push(shorten(format!(
-                "{reason}, so kubernetesVersion {configured} decides whether sidecars become native"
-            )));
-            (configured, by_setting)
-        }
-        Some(NodeSupport::Failed(error)) => {
-            notes.push(shorten_to(
-                format!(
-                    "cannot read the pod's nodes, so kubernetesVersion {configured} decides (grant \
-                     the policy contextAwareResources v1/Node): {error}"
-                ),
-                QUOTING_WARNING_LIMIT,
-            ));
-            (configured, by_setting)
-        }
-    }
-}
-
-/// What `fallback` does with sidecars that cannot be native for this pod.
-fn fall_back(
-    unsupported: Unsupported,
     location: &TemplateLocation,
-    settings: &Settings,
     conversion: &mut Conversion,
-) {
+) -> Decision {
+    let configured = settings.kubernetes_version;
+    let (version, old_nodes, unknown) = match support {
+        None => (configured, None, None),
+        Some(NodeSupport::Known {
+            oldest,
+            too_old,
+            supported,
+        }) => (
+            oldest.map_or(configured, |oldest| oldest.min(configured)),
+            (!too_old.is_empty()).then(|| (describe_nodes(&too_old), supported)),
+            None,
+        ),
+        Some(NodeSupport::NoCandidates(reason)) => (configured, None, Some((reason, false))),
+        Some(NodeSupport::Failed(error)) => (configured, None, Some((error, true))),
+    };
+    let setting_too_old = configured < NATIVE_SIDECARS_SINCE;
     let path = location.spec_path.clone();
-    match (settings.fallback, unsupported) {
-        (Fallback::Legacy, Unsupported::Setting(version)) => conversion.notes.push(shorten(format!(
+    if settings.fallback == Fallback::Dual {
+        let reason = match (&old_nodes, &unknown) {
+            (Some((nodes, 0)), _) if !setting_too_old => {
+                conversion.notes.push(shorten(format!(
+                    "not converted: native sidecars need kubelet {NATIVE_SIDECARS_SINCE}+, and every \
+                     node the pod may run on is older: {nodes}"
+                )));
+                return Decision::Unchanged;
+            }
+            _ if setting_too_old => format!("kubernetesVersion is {configured}"),
+            (Some((nodes, _)), _) => format!("nodes of this pod are mixed: {nodes}"),
+            (None, Some((reason, failed))) => {
+                conversion.notes.push(shorten_to(
+                    match failed {
+                        true => format!(
+                            "cannot read the pod's nodes, so log sidecars run in dual form (grant \
+                             the policy contextAwareResources v1/Node): {reason}"
+                        ),
+                        false => format!("{reason}, so log sidecars run in dual form"),
+                    },
+                    QUOTING_WARNING_LIMIT,
+                ));
+                "its nodes are unknown".to_string()
+            }
+            (None, None) => return Decision::Native(version),
+        };
+        return Decision::Dual { version, reason };
+    }
+    if let Some((reason, failed)) = unknown {
+        conversion.notes.push(shorten_to(
+            match failed {
+                true => format!(
+                    "cannot read the pod's nodes, so kubernetesVersion {configured} decides (grant \
+                     the policy contextAwareResources v1/Node): {reason}"
+                ),
+                false => format!(
+                    "{reason}, so kubernetesVersion {configured} decides whether sidecars become native"
+                ),
+            },
+            QUOTING_WARNING_LIMIT,
+        ));
+    }
+    let reject = settings.fallback == Fallback::Reject;
+    match old_nodes {
+        _ if setting_too_old && reject => {
+            conversion.problems.push(PolicyError::KubernetesTooOld {
+                path,
+                version: configured.to_string(),
+            });
+        }
+        _ if setting_too_old => conversion.notes.push(shorten(format!(
             "not converted: native sidecars need Kubernetes {NATIVE_SIDECARS_SINCE}+ on every API \
-             server and node (kubernetesVersion: {version})"
+             server and node (kubernetesVersion: {configured})"
         ))),
-        (Fallback::Legacy, Unsupported::Nodes(nodes)) => conversion.notes.push(shorten(format!(
+        Some((nodes, _)) if reject => {
+            conversion.problems.push(PolicyError::NodesTooOld { path, nodes });
+        }
+        Some((nodes, _)) => conversion.notes.push(shorten(format!(
             "not converted: native sidecars need kubelet {NATIVE_SIDECARS_SINCE}+, and the pod may run \
              on {nodes}"
         ))),
-        (Fallback::Reject, Unsupported::Setting(version)) => {
-            conversion.problems.push(PolicyError::KubernetesTooOld {
-                path,
-                version: version.to_string(),
-            })
-        }
-        (Fallback::Reject, Unsupported::Nodes(nodes)) => {
-            conversion.problems.push(PolicyError::NodesTooOld { path, nodes })
-        }
+        None => return Decision::Native(version),
     }
+    Decision::Unchanged
 }
 
 /// Converts the declared log sidecars of `template` (a Pod, or the
@@ -159,6 +191,7 @@ pub fn convert_template(
     let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
         return conversion;
     };
+    check_dual_pairs(&annotations, spec, location, settings, &mut conversion);
     let declared = match declared_sidecars(&annotations, spec, settings) {
         Ok(declared) => declared,
         Err(problems) => {
@@ -175,6 +208,7 @@ pub fn convert_template(
         return conversion;
     }
     let effective;
+    let mut dual = None;
     let settings = if to_convert {
         let support = match settings.sidecar_support {
             SidecarSupport::Assume => None,
@@ -182,11 +216,12 @@ pub fn convert_template(
                 Some(node_support(host, &candidates(spec), NATIVE_SIDECARS_SINCE))
             }
         };
-        let (version, unsupported) = pod_version(settings, support, &mut conversion.notes);
-        if let Some(unsupported) = unsupported {
-            fall_back(unsupported, location, settings, &mut conversion);
-            return conversion;
-        }
+        let (version, reason) = match decide(settings, support, location, &mut conversion) {
+            Decision::Native(version) => (version, None),
+            Decision::Dual { version, reason } => (version, Some(reason)),
+            Decision::Unchanged => return conversion,
+        };
+        dual = reason;
         if version == settings.kubernetes_version {
             settings
         } else {
@@ -209,18 +244,95 @@ pub fn convert_template(
             &settings.annotation("containers"),
         ))
         .collect();
-    convert_spec(
+    let dual_key = settings.annotation("dual");
+    let recorded_dual = annotations
+        .get(&dual_key)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let pairs = convert_spec(
         spec,
         declared,
         &recorded,
         location,
         settings,
+        dual.map(|reason| (reason, recorded_dual.to_string())),
         &mut conversion,
     );
     if conversion.problems.is_empty() {
         record_converted(template, &annotations, &conversion.converted, settings);
+        if let Some(pairs) = pairs.filter(|p| !p.pairs.is_empty()) {
+            record_dual(template, &annotations, &pairs, settings);
+        }
     }
     conversion
+}
+
+/// Records the dual pairs in `PREFIX/dual`, after any recorded before, so
+/// that the policy and the guard recognise both halves later.
+fn record_dual(
+    template: &mut Value,
+    annotations: &Map<String, Value>,
+    pairs: &DualPairs,
+    settings: &Settings,
+) {
+    let key = settings.annotation("dual");
+    let earlier = annotations
+        .get(&key)
+        .and_then(Value::as_str)
+        .filter(|v| !v.trim().is_empty());
+    let value = match earlier {
+        Some(earlier) => format!("{earlier},{}", pairs.record()),
+        None => pairs.record(),
+    };
+    let metadata = child_or_insert(template, "metadata", json!({}));
+    if let Some(Value::Object(annotations)) =
+        metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
+    {
+        annotations.insert(key, json!(value));
+    }
+}
+
+/// Both halves of each pair recorded in `PREFIX/dual` must still be there:
+/// a native sidecar in `initContainers` and its legacy form in `containers`.
+/// Validate mode refuses a broken pair; mutate mode warns.
+fn check_dual_pairs(
+    annotations: &Map<String, Value>,
+    spec: &Map<String, Value>,
+    location: &TemplateLocation,
+    settings: &Settings,
+    conversion: &mut Conversion,
+) {
+    let Some(recorded) = annotations
+        .get(&settings.annotation("dual"))
+        .and_then(Value::as_str)
+    else {
+        return;
+    };
+    let list = |key| {
+        spec.get(key)
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+    };
+    let (containers, init_containers) = (list("containers"), list("initContainers"));
+    for (native, legacy) in dual_form::recorded_pairs(recorded) {
+        let has_native = init_containers.iter().any(|c| name(c) == native);
+        let has_legacy = containers.iter().any(|c| name(c) == legacy);
+        let missing = match (has_native, has_legacy) {
+            (true, true) => continue,
+            (false, _) => native,
+            (true, false) => legacy,
+        };
+        let problem = PolicyError::DualPairBroken {
+            path: location.spec_path.clone(),
+            native: native.to_string(),
+            legacy: legacy.to_string(),
+            missing: missing.to_string(),
+        };
+        match settings.mode {
+            Mode::Validate => conversion.problems.push(problem),
+            Mode::Mutate => conversion.notes.push(shorten(problem.to_string())),
+        }
+    }
 }
 
 /// Removes from `containers` the regular copy of a native sidecar recorded
@@ -300,14 +412,17 @@ struct Candidate {
 
 /// Moves and restores the sidecars of a shape-checked spec, recording the
 /// names of those that became native sidecars in `conversion.converted`.
+/// With `dual` (the reason, and the pairs recorded before), each becomes a
+/// dual pair; the pairs made are returned.
 fn convert_spec(
     spec: &mut Map<String, Value>,
     declared: Declared,
     recorded: &HashSet<&str>,
     location: &TemplateLocation,
     settings: &Settings,
+    dual: Option<(String, String)>,
     conversion: &mut Conversion,
-) {
+) -> Option<DualPairs> {
     let spec_path = &location.spec_path;
     let mut containers = take_list(spec, "containers");
     let mut init_containers = take_list(spec, "initContainers");
@@ -315,9 +430,17 @@ fn convert_spec(
 
     let mut moving = Vec::new();
     let (mut apps, mut app_indices) = (Vec::new(), Vec::new());
-    // Both lists are in list order: one pass keeps large pods linear.
+    // Containers that stay where they are without being apps: legacy halves
+    // of dual pairs, detected sidecars left alone, new legacy halves.
+    let mut kept = Vec::new();
+    // The lists are in list order: one pass keeps large pods linear.
     let mut regular = declared.regular.into_iter().peekable();
+    let mut halves = declared.legacy_halves.into_iter().peekable();
     for (i, container) in containers.drain(..).enumerate() {
+        if halves.next_if_eq(&i).is_some() {
+            kept.push((i, container));
+            continue;
+        }
         match regular.next_if(|sidecar| sidecar.index == i) {
             Some(sidecar) => moving.push(Candidate {
                 from: format!("{spec_path}.containers[{i}]"),
@@ -331,7 +454,7 @@ fn convert_spec(
             }
         }
     }
-    if apps.is_empty() && !moving.is_empty() {
+    if apps.is_empty() && kept.is_empty() && !moving.is_empty() {
         let names: Vec<&str> = moving.iter().map(|c| name(&c.container)).collect();
         conversion
             .problems
@@ -339,9 +462,20 @@ fn convert_spec(
                 path: format!("{spec_path}.containers"),
                 names: names.join(", "),
             });
-        return;
+        return None;
     }
-    let ports = HostPorts::of(&apps, &init_containers, &moving);
+    let others: Vec<&Value> = apps.iter().chain(kept.iter().map(|(_, c)| c)).collect();
+    let ports = HostPorts::of(&others, &init_containers, &moving);
+    let mut pairs = dual.map(|(reason, recorded_dual)| {
+        let every: Vec<&Value> = others
+            .iter()
+            .copied()
+            .chain(&init_containers)
+            .chain(moving.iter().map(|c| &c.container))
+            .collect();
+        let restart_policy = spec.get("restartPolicy").and_then(Value::as_str);
+        DualPairs::new(reason, &volumes, &every, restart_policy, &recorded_dual)
+    });
 
     let mut shared = SharedFiles::new(
         &mut apps,
@@ -366,9 +500,16 @@ fn convert_spec(
                 &mut shared,
                 &ports,
                 settings,
+                pairs.is_some(),
                 conversion,
             ) {
                 conversion.converted.push(name(container).to_string());
+                if let Some((legacy, change)) =
+                    pairs.as_mut().and_then(|p| p.split(container, &path))
+                {
+                    kept.push((usize::MAX, legacy));
+                    conversion.changes.push(change);
+                }
             }
         } else if is_native(&init_containers[i]) {
             let (earlier, rest) = init_containers.split_at_mut(i);
@@ -392,7 +533,6 @@ fn convert_spec(
             .unwrap_or(init_containers.len()),
     };
     let mut natives = Vec::with_capacity(moving.len());
-    let mut kept = Vec::new();
     for mut candidate in moving {
         let moved = Change::Moved {
             name: name(&candidate.container).to_string(),
@@ -408,21 +548,34 @@ fn convert_spec(
             &mut shared,
             &ports,
             settings,
+            pairs.is_some(),
             conversion,
         ) {
             conversion
                 .converted
                 .push(name(&candidate.container).to_string());
+            if let Some((legacy, change)) = pairs
+                .as_mut()
+                .and_then(|p| p.split(&mut candidate.container, &from))
+            {
+                // The legacy form takes the sidecar's place.
+                kept.push((candidate.index, legacy));
+                conversion.changes.push(change);
+            }
             natives.push(candidate.container);
         } else {
             kept.push((candidate.index, candidate.container));
         }
     }
     init_containers.splice(at..at, natives);
+    if let Some(volume) = pairs.as_ref().and_then(DualPairs::volume) {
+        volumes.push(volume);
+    }
 
     put_list(spec, "containers", merge_by_index(apps, app_indices, kept));
     put_list(spec, "initContainers", init_containers);
     put_list(spec, "volumes", volumes);
+    pairs
 }
 
 /// The app containers and the sidecars left in place, back in their order.
@@ -449,11 +602,17 @@ fn make_native(
     shared: &mut SharedFiles,
     ports: &HostPorts,
     settings: &Settings,
+    dual: bool,
     conversion: &mut Conversion,
 ) -> bool {
     let tail = sidecar.tail.as_ref();
     let mut access = Access::default();
     refusals(container, tail, path, settings, &mut access.problems);
+    if dual && dual_form::argv(container).is_none() {
+        access.problems.push(PolicyError::DualFormWithoutArgv {
+            path: path.to_string(),
+        });
+    }
     ports.clashes(container, path, &mut access.problems);
     let (checkpoint, mounts) = (shared.checkpoint(), MountsMark::of(container));
     access.changes.push(change);
@@ -670,9 +829,10 @@ fn host_ports(container: &Value) -> Vec<(i64, String, String)> {
 }
 
 impl HostPorts {
-    fn of(apps: &[Value], init_containers: &[Value], moving: &[Candidate]) -> HostPorts {
-        let running = apps
+    fn of(regular: &[&Value], init_containers: &[Value], moving: &[Candidate]) -> HostPorts {
+        let running = regular
             .iter()
+            .copied()
             .chain(init_containers.iter().filter(|c| is_native(c)))
             .chain(moving.iter().map(|c| &c.container));
         let taken = running

@@ -17,12 +17,15 @@ pub struct FieldFindings {
 }
 
 /// Checks `object` (of `kind`), whose pod spec is `pod_spec` at `spec_path`.
+/// `dual_natives`: the paths of the `restartPolicy` of the native halves of
+/// dual pairs, which are built to survive losing it.
 pub fn field_findings(
     kind: &str,
     object: &Value,
     pod_spec: Option<&Value>,
     spec_path: &str,
     settings: &Settings,
+    dual_natives: &[String],
 ) -> FieldFindings {
     let mut findings = FieldFindings::default();
     if settings.dropped_fields != FieldPolicy::Ignore
@@ -30,6 +33,13 @@ pub fn field_findings(
     {
         let version = settings.kubernetes_version;
         for field in dropped_fields(pod_spec, spec_path, version, |g| settings.gate_enabled(g)) {
+            if field.gate == "SidecarContainers" && dual_natives.contains(&field.path) {
+                findings.warnings.push(shorten(format!(
+                    "{}: lost below 1.29: the native half runs once and the legacy half streams",
+                    field.path
+                )));
+                continue;
+            }
             findings.add(settings.dropped_fields, dropped(&field, settings), || {
                 dropped_warning(&field)
             });

@@ -93,6 +93,8 @@ pub enum NodeSupport {
     Known {
         oldest: Option<KubeVersion>,
         too_old: Vec<(String, String)>,
+        /// How many candidates run native sidecars.
+        supported: usize,
     },
     /// No node is a candidate: an empty list, or a pinned node that is not
     /// there.
@@ -165,6 +167,7 @@ pub fn node_support(host: &dyn Host, candidates: &Candidates, needed: KubeVersio
     }
     let mut oldest: Option<KubeVersion> = None;
     let mut too_old = Vec::new();
+    let mut supported = 0;
     for node in &nodes {
         let reported = node
             .status
@@ -183,9 +186,15 @@ pub fn node_support(host: &dyn Host, candidates: &Candidates, needed: KubeVersio
                 reported
             };
             too_old.push((node.metadata.name.to_string(), shown.to_string()));
+        } else {
+            supported += 1;
         }
     }
-    NodeSupport::Known { oldest, too_old }
+    NodeSupport::Known {
+        oldest,
+        too_old,
+        supported,
+    }
 }
 
 /// A kubelet's `MAJOR.MINOR` from its Git version: `v1.33.2`,
@@ -383,7 +392,8 @@ mod tests {
             support,
             NodeSupport::Known {
                 oldest: Some(KubeVersion::new(1, 28)),
-                too_old: vec![("n1".into(), "v1.28.3".into())]
+                too_old: vec![("n1".into(), "v1.28.3".into())],
+                supported: 0,
             }
         );
     }
@@ -391,19 +401,19 @@ mod tests {
     #[rstest]
     #[case::all_new(
         Ok(json!({"apiVersion": "v1", "kind": "List", "items": [node("a", "v1.33.1"), node("b", "v1.30.0+k3s1")]})),
-        NodeSupport::Known { oldest: Some(KubeVersion::new(1, 30)), too_old: vec![] }
+        NodeSupport::Known { oldest: Some(KubeVersion::new(1, 30)), too_old: vec![], supported: 2 }
     )]
     #[case::one_old_node(
         Ok(json!({"items": [node("a", "v1.33.1"), node("old", "v1.28.3-eks-4f4795d")]})),
-        NodeSupport::Known { oldest: Some(KubeVersion::new(1, 28)), too_old: vec![("old".into(), "v1.28.3-eks-4f4795d".into())] }
+        NodeSupport::Known { oldest: Some(KubeVersion::new(1, 28)), too_old: vec![("old".into(), "v1.28.3-eks-4f4795d".into())], supported: 1 }
     )]
     #[case::unparseable_version_counts_as_too_old(
         Ok(json!({"items": [node("a", "v1.33.1"), node("odd", "banana")]})),
-        NodeSupport::Known { oldest: Some(KubeVersion::new(1, 33)), too_old: vec![("odd".into(), "banana".into())] }
+        NodeSupport::Known { oldest: Some(KubeVersion::new(1, 33)), too_old: vec![("odd".into(), "banana".into())], supported: 1 }
     )]
     #[case::missing_version(
         Ok(json!({"items": [{"metadata": {"name": "bare"}}]})),
-        NodeSupport::Known { oldest: None, too_old: vec![("bare".into(), "no version".into())] }
+        NodeSupport::Known { oldest: None, too_old: vec![("bare".into(), "no version".into())], supported: 0 }
     )]
     #[case::empty_list(Ok(json!({"items": []})), NodeSupport::NoCandidates("no nodes".into()))]
     #[case::null_items(Ok(json!({"items": null})), NodeSupport::NoCandidates("no nodes".into()))]

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use crate::conversion::dual_form::recorded_pairs;
 use crate::error::PolicyError;
 use crate::raw_json::field;
 use crate::settings::Settings;
@@ -17,6 +18,9 @@ pub struct Declared {
     /// The log sidecars in `spec.initContainers` that lack `restartPolicy:
     /// Always`, in list order: as init containers they never finish.
     pub stripped: Vec<Sidecar>,
+    /// The indices in `spec.containers` of the legacy halves of recorded dual
+    /// pairs: sidecars already, and no app.
+    pub legacy_halves: Vec<usize>,
 }
 
 /// A declared log sidecar.
@@ -107,9 +111,30 @@ pub fn declared_sidecars(
             || is_native(c)
             || settings.sidecar_names.iter().any(|n| n == name(c))
     };
-    let detect = settings.detect_streaming_sidecars && containers.len() >= 2;
+    // The legacy halves of dual pairs are sidecars too, not apps: they count
+    // for neither the two containers detection needs nor the one it keeps.
+    let legacy_halves: HashSet<&str> = annotations
+        .get(&settings.annotation("dual"))
+        .and_then(Value::as_str)
+        .map(|pairs| recorded_pairs(pairs).into_iter().map(|(_, l)| l).collect())
+        .unwrap_or_default();
+    let others = containers.len()
+        - if legacy_halves.is_empty() {
+            0
+        } else {
+            containers
+                .iter()
+                .filter(|c| legacy_halves.contains(name(c)))
+                .count()
+        };
+    let detect = settings.detect_streaming_sidecars && others >= 2;
     let mut regular = Vec::new();
+    let mut halves = Vec::new();
     for (index, container) in containers.iter().enumerate() {
+        if !legacy_halves.is_empty() && legacy_halves.contains(name(container)) {
+            halves.push(index);
+            continue;
+        }
         let explicit = explicit(container);
         if explicit || detect {
             let tail = tail_follow(container);
@@ -123,7 +148,7 @@ pub fn declared_sidecars(
         }
     }
     // Detection guesses; it must never turn every container into a sidecar.
-    if regular.len() == containers.len() {
+    if regular.len() == others {
         regular.retain(|sidecar| sidecar.explicit);
     }
 
@@ -141,7 +166,11 @@ pub fn declared_sidecars(
             })
         })
         .collect();
-    Ok(Declared { regular, stripped })
+    Ok(Declared {
+        regular,
+        stripped,
+        legacy_halves: halves,
+    })
 }
 
 #[cfg(test)]
