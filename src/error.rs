@@ -59,6 +59,35 @@ pub enum PolicyError {
         missing: String,
     },
 
+    // Injection (`PREFIX/stream`).
+    #[error("annotation {annotation}: entry \"{entry}\": {rule}")]
+    StreamEntry {
+        annotation: String,
+        entry: String,
+        rule: &'static str,
+    },
+    #[error(
+        "{path}: annotation {annotation} asks for a container \"{name}\" streaming {file}, but \
+         that name is taken by a container that does something else; give the entry another \
+         name (NAME=PATH)"
+    )]
+    StreamNameTaken {
+        path: String,
+        annotation: String,
+        name: String,
+        file: String,
+    },
+    #[error(
+        "{path}: {file} is on volume \"{volume}\", a {kind} volume: streaming it would copy \
+         credentials or configuration into the logs; stream a log file instead"
+    )]
+    StreamNotALogVolume {
+        path: String,
+        file: String,
+        volume: String,
+        kind: &'static str,
+    },
+
     // Refusals to convert.
     #[error(
         "{path}: fallback dual wraps the sidecar's command, but it has no command and its args \

@@ -258,8 +258,14 @@ pub fn evaluate_request(
             problems.extend(conversion.changes.iter().map(Change::violation));
         }
         (Treatment::Review, _) => {
-            if !conversion.converted.is_empty() && conversion.problems.is_empty() {
-                warnings.push(review_warning(&location.spec_path, &conversion.converted));
+            let sidecars: Vec<String> = conversion
+                .converted
+                .iter()
+                .chain(&conversion.injected)
+                .cloned()
+                .collect();
+            if !sidecars.is_empty() && conversion.problems.is_empty() {
+                warnings.push(review_warning(&location.spec_path, &sidecars));
             }
         }
     }

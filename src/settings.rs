@@ -85,6 +85,9 @@ pub struct Settings {
     pub convert_templates: bool,
     pub sidecar_support: SidecarSupport,
     pub fallback: Fallback,
+    pub streamer_image: String,
+    pub streamer_resources: Value,
+    pub drain_seconds: u32,
 }
 
 impl Default for Settings {
@@ -106,12 +109,18 @@ impl Default for Settings {
             convert_templates: false,
             sidecar_support: SidecarSupport::Assume,
             fallback: Fallback::Legacy,
+            streamer_image: "busybox:1.37".to_string(),
+            streamer_resources: serde_json::json!({
+                "requests": {"cpu": "10m", "memory": "16Mi"},
+                "limits": {"memory": "64Mi"}
+            }),
+            drain_seconds: 2,
         }
     }
 }
 
 /// The settings' names as users write them, for unknown-key suggestions.
-pub const SETTING_NAMES: [&str; 16] = [
+pub const SETTING_NAMES: [&str; 19] = [
     "mode",
     "annotationPrefix",
     "sidecarNames",
@@ -128,6 +137,9 @@ pub const SETTING_NAMES: [&str; 16] = [
     "convertTemplates",
     "sidecarSupport",
     "fallback",
+    "streamerImage",
+    "streamerResources",
+    "drainSeconds",
 ];
 
 impl Settings {
@@ -163,6 +175,24 @@ impl Settings {
     }
 
     fn check(&self) -> Result<(), String> {
+        if self.streamer_image.is_empty()
+            || self.streamer_image.contains(char::is_whitespace)
+            || self.streamer_image.len() > 4096
+        {
+            return Err(format!(
+                "setting streamerImage: \"{}\" is not an image reference \
+                 (such as busybox:1.37 or a name@sha256:digest)",
+                self.streamer_image
+            ));
+        }
+        check_resources(&self.streamer_resources)?;
+        if self.drain_seconds > MAX_DRAIN_SECONDS {
+            return Err(format!(
+                "setting drainSeconds: {} is more than {MAX_DRAIN_SECONDS}: a streamer that \
+                 drains longer than the default grace period is killed before it is done",
+                self.drain_seconds
+            ));
+        }
         if !is_dns_subdomain(&self.annotation_prefix) {
             return Err(format!(
                 "setting annotationPrefix: \"{}\" is not a DNS subdomain \
@@ -205,6 +235,59 @@ impl Settings {
     pub fn annotation(&self, name: &str) -> String {
         format!("{}/{name}", self.annotation_prefix)
     }
+}
+
+/// The default `terminationGracePeriodSeconds`: a longer drain is cut short.
+const MAX_DRAIN_SECONDS: u32 = 30;
+
+/// `streamerResources`: `requests` and `limits`, each a map of resource
+/// names to Kubernetes quantities.
+fn check_resources(resources: &Value) -> Result<(), String> {
+    let Some(parts) = resources.as_object() else {
+        return Err("setting streamerResources: must be an object with requests and limits".into());
+    };
+    for (part, values) in parts {
+        if part != "requests" && part != "limits" {
+            return Err(format!(
+                "setting streamerResources: unknown key \"{part}\"; use requests and limits"
+            ));
+        }
+        let Some(values) = values.as_object() else {
+            return Err(format!(
+                "setting streamerResources.{part}: must be an object"
+            ));
+        };
+        for (resource, quantity) in values {
+            if !quantity.as_str().is_some_and(is_quantity) {
+                return Err(format!(
+                    "setting streamerResources.{part}.{resource}: {quantity} is not a Kubernetes \
+                     quantity (such as \"10m\", \"16Mi\" or \"1\")"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A Kubernetes quantity: a decimal number, then a binary (`Ki`...`Ei`) or
+/// decimal (`m`, `k`, `M`...`E`) suffix or an exponent.
+pub fn is_quantity(text: &str) -> bool {
+    let digits_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(digits_end);
+    let number_ok = !number.is_empty() && number != "." && number.matches('.').count() <= 1;
+    let exponent = |s: &str| {
+        s.strip_prefix(['e', 'E']).is_some_and(|e| {
+            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    number_ok
+        && (matches!(
+            suffix,
+            "" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+        ) || exponent(suffix))
 }
 
 /// A DNS-1123 label: what Kubernetes requires of container names.
@@ -272,6 +355,9 @@ mod tests {
             "convertTemplates": true,
             "sidecarSupport": "detect",
             "fallback": "reject",
+            "streamerImage": "registry.example.com/busybox@sha256:0123",
+            "streamerResources": {"requests": {"cpu": "5m"}},
+            "drainSeconds": 0,
         }))
         .expect("valid settings");
         let expected = Settings {
@@ -291,6 +377,9 @@ mod tests {
             convert_templates: true,
             sidecar_support: SidecarSupport::Detect,
             fallback: Fallback::Reject,
+            streamer_image: "registry.example.com/busybox@sha256:0123".to_string(),
+            streamer_resources: json!({"requests": {"cpu": "5m"}}),
+            drain_seconds: 0,
         };
         assert_eq!(settings, expected, "each key should set its field");
     }
@@ -305,7 +394,40 @@ mod tests {
         "unknown setting \"allow_opt_out\"; known settings: mode, annotationPrefix, sidecarNames, \
          detectStreamingSidecars, placement, kubernetesVersion, addVolumeMounts, \
          createSharedVolume, allowOptOut, enabledFeatureGates, droppedFields, unknownFields, \
-         rewriteFollow, convertTemplates, sidecarSupport, fallback"
+         rewriteFollow, convertTemplates, sidecarSupport, fallback, streamerImage, \
+         streamerResources, drainSeconds"
+    )]
+    #[case::image_with_a_blank(
+        json!({"streamerImage": "busy box"}),
+        "setting streamerImage: \"busy box\" is not an image reference (such as busybox:1.37 or a name@sha256:digest)"
+    )]
+    #[case::empty_image(
+        json!({"streamerImage": ""}),
+        "setting streamerImage: \"\" is not an image reference (such as busybox:1.37 or a name@sha256:digest)"
+    )]
+    #[case::resources_of_the_wrong_shape(
+        json!({"streamerResources": ["10m"]}),
+        "setting streamerResources: must be an object with requests and limits"
+    )]
+    #[case::unknown_resources_key(
+        json!({"streamerResources": {"request": {"cpu": "1"}}}),
+        "setting streamerResources: unknown key \"request\"; use requests and limits"
+    )]
+    #[case::quantity_that_is_not_one(
+        json!({"streamerResources": {"limits": {"memory": "64MB"}}}),
+        "setting streamerResources.limits.memory: \"64MB\" is not a Kubernetes quantity (such as \"10m\", \"16Mi\" or \"1\")"
+    )]
+    #[case::quantity_as_a_number(
+        json!({"streamerResources": {"limits": {"cpu": 1}}}),
+        "setting streamerResources.limits.cpu: 1 is not a Kubernetes quantity (such as \"10m\", \"16Mi\" or \"1\")"
+    )]
+    #[case::drain_too_long(
+        json!({"drainSeconds": 31}),
+        "setting drainSeconds: 31 is more than 30: a streamer that drains longer than the default grace period is killed before it is done"
+    )]
+    #[case::negative_drain(
+        json!({"drainSeconds": -1}),
+        "setting drainSeconds: invalid value: integer `-1`, expected u32"
     )]
     #[case::bad_sidecar_support(
         json!({"sidecarSupport": "guess"}),

@@ -1074,6 +1074,40 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config())]
+
+    /// 8. Injection is stable: the pod with its injected streamers, fed
+    /// back, is accepted unchanged in both modes, and it is a valid pod.
+    #[test]
+    fn injection_is_stable(case in case(), file in 0..FILES.len(), named in any::<bool>()) {
+        let at = template_pointer(case.kind);
+        let mut request = case.request.clone();
+        let prefix = case.settings["annotationPrefix"].as_str().unwrap_or("log-sidecar.io").to_string();
+        let Some(template) = request["object"].pointer_mut(at).filter(|t| t.is_object()) else { return Ok(()); };
+        let entry = format!("/var/log/{}", FILES[file]);
+        let entry = if named { format!("streamer={entry}") } else { entry };
+        let metadata = &mut template["metadata"];
+        if !metadata.is_object() { *metadata = json!({}); }
+        let annotations = &mut metadata["annotations"];
+        if !annotations.is_object() { *annotations = json!({}); }
+        annotations[format!("{prefix}/stream")] = json!(entry);
+        let settings = case.settings_in("mutate");
+        let first = answer(&request, &settings);
+        let Some(output) = mutated(&first) else { return Ok(()); };
+        let names: Vec<&str> = list(output.pointer(at).expect("template"), "containers").iter()
+            .chain(list(output.pointer(at).expect("template"), "initContainers")).map(name).collect();
+        let unique: HashSet<&&str> = names.iter().collect();
+        prop_assert_eq!(unique.len(), names.len(), "duplicate names: {}", first);
+        request["object"] = output.clone();
+        for mode in ["mutate", "validate"] {
+            let again = answer(&request, &case.settings_in(mode));
+            prop_assert_eq!(&again["accepted"], &json!(true), "{} fed back: {}", mode, again);
+            prop_assert!(mutated(&again).is_none_or(|o| o == output), "{} changed it again: {}", mode, again);
+        }
+    }
+}
+
 fn list_of<'v>(container: &'v Value, key: &str) -> &'v [Value] {
     container[key].as_array().map_or(&[], Vec::as_slice)
 }

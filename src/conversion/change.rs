@@ -35,6 +35,14 @@ pub enum Change {
     /// The regular copy of a recorded native sidecar, put back by a client
     /// that merges the manifest it applied, was removed.
     DroppedLegacyCopy { name: String, path: String },
+    /// A streaming sidecar was injected at `path` for `file`, as `PREFIX/stream`
+    /// asks (`container`: its JSON).
+    Injected {
+        name: String,
+        file: String,
+        path: String,
+        container: String,
+    },
     /// A sidecar runs in dual form: as native sidecar `name` and as regular
     /// container `legacy`, for `reason`.
     DualForm {
@@ -85,6 +93,12 @@ impl Change {
             Change::DroppedLegacyCopy { name, path } => format!(
                 "{path} (\"{name}\") removed: a merging client re-applied it next to its native form"
             ),
+            Change::Injected {
+                name, file, path, ..
+            } => {
+                let at = path.rsplit('.').next().unwrap_or(path);
+                format!("injected \"{name}\" at {at} to stream {file}")
+            }
             Change::DualForm {
                 name,
                 legacy,
@@ -138,6 +152,14 @@ impl Change {
             Change::DroppedLegacyCopy { name, path } => format!(
                 "{path}: \"{name}\" is both a regular container and a recorded native sidecar; \
                  remove the regular copy"
+            ),
+            Change::Injected {
+                file,
+                path,
+                container,
+                ..
+            } => format!(
+                "{path}: the annotation asks for a streaming sidecar for {file}; add {container}"
             ),
             Change::DualForm {
                 name,

@@ -3,5 +3,6 @@
 
 pub mod change;
 pub mod dual_form;
+pub mod injection;
 pub mod template;
 pub mod volume_mounts;

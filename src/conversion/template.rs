@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::conversion::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
 use crate::conversion::dual_form::{self, DualPairs};
+use crate::conversion::injection;
 use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles};
 use crate::error::PolicyError;
 use crate::host::Host;
@@ -34,6 +35,8 @@ pub struct Conversion {
     pub notes: Vec<String>,
     /// The names of the containers that became native sidecars.
     pub converted: Vec<String>,
+    /// The names of the streaming sidecars injected.
+    pub injected: Vec<String>,
     /// The Kubernetes version of the pod's nodes, when it is below
     /// `kubernetesVersion`: what the field checks must assume too.
     pub kubernetes_version: Option<KubeVersion>,
@@ -199,7 +202,15 @@ pub fn convert_template(
             return conversion;
         }
     };
-    let to_convert = !declared.regular.is_empty() || !declared.stripped.is_empty();
+    let inject = match wanted_injections(&annotations, spec, location, settings) {
+        Ok(inject) => inject,
+        Err(problems) => {
+            conversion.problems = problems;
+            return conversion;
+        }
+    };
+    let to_convert =
+        !declared.regular.is_empty() || !declared.stripped.is_empty() || !inject.is_empty();
     let natives = spec
         .get("initContainers")
         .and_then(Value::as_array)
@@ -209,6 +220,8 @@ pub fn convert_template(
     }
     let effective;
     let mut dual = None;
+    let mut native = true;
+    let mut declared = declared;
     let settings = if to_convert {
         let support = match settings.sidecar_support {
             SidecarSupport::Assume => None,
@@ -219,6 +232,13 @@ pub fn convert_template(
         let (version, reason) = match decide(settings, support, location, &mut conversion) {
             Decision::Native(version) => (version, None),
             Decision::Dual { version, reason } => (version, Some(reason)),
+            // Where sidecars stay regular containers, injected ones are
+            // regular containers too.
+            Decision::Unchanged if !inject.is_empty() && conversion.problems.is_empty() => {
+                native = false;
+                declared = Declared::default();
+                (settings.kubernetes_version, None)
+            }
             Decision::Unchanged => return conversion,
         };
         dual = reason;
@@ -249,17 +269,33 @@ pub fn convert_template(
         .get(&dual_key)
         .and_then(Value::as_str)
         .unwrap_or_default();
+    let plan = Plan {
+        dual: dual.map(|reason| (reason, recorded_dual.to_string())),
+        inject,
+        native,
+    };
     let pairs = convert_spec(
         spec,
         declared,
         &recorded,
         location,
         settings,
-        dual.map(|reason| (reason, recorded_dual.to_string())),
+        plan,
         &mut conversion,
     );
     if conversion.problems.is_empty() {
-        record_converted(template, &annotations, &conversion.converted, settings);
+        record_names(
+            template,
+            &annotations,
+            settings.annotation("converted"),
+            &conversion.converted,
+        );
+        record_names(
+            template,
+            &annotations,
+            settings.annotation("injected"),
+            &conversion.injected,
+        );
         if let Some(pairs) = pairs.filter(|p| !p.pairs.is_empty()) {
             record_dual(template, &annotations, &pairs, settings);
         }
@@ -402,6 +438,74 @@ fn drop_legacy_copies(
     conversion.changes.reverse();
 }
 
+/// What to do besides moving and restoring declared sidecars.
+struct Plan {
+    /// Make dual pairs: why, and the pairs recorded before.
+    dual: Option<(String, String)>,
+    /// Inject a streamer `(name, file)` for each entry.
+    inject: Vec<(String, String)>,
+    /// Whether injected streamers are native sidecars (else regular
+    /// containers).
+    native: bool,
+}
+
+/// The streamers `PREFIX/stream` asks for that are not there yet, as
+/// `(name, file)`. A name given or taken by a container that streams the
+/// file means it is there; a name taken by any other container is refused.
+fn wanted_injections(
+    annotations: &Map<String, Value>,
+    spec: &Map<String, Value>,
+    location: &TemplateLocation,
+    settings: &Settings,
+) -> Result<Vec<(String, String)>, Vec<PolicyError>> {
+    let key = settings.annotation("stream");
+    let Some(value) = annotations.get(&key).and_then(Value::as_str) else {
+        return Ok(Vec::new());
+    };
+    let entries = injection::entries(&key, value)?;
+    let empty = Vec::new();
+    let list = |k| spec.get(k).and_then(Value::as_array).unwrap_or(&empty);
+    let all: Vec<&Value> = list("containers")
+        .iter()
+        .chain(list("initContainers"))
+        .collect();
+    let mut chosen: HashSet<String> = HashSet::new();
+    let (mut wanted, mut problems) = (Vec::new(), Vec::new());
+    for entry in entries {
+        let existing = |n: &str| all.iter().find(|c| name(c) == n);
+        let sidecar = match &entry.name {
+            Some(given) => given.clone(),
+            None => {
+                let base = injection::default_name(&entry.path);
+                match existing(&base) {
+                    Some(c) if injection::streams(c, &entry.path) => continue,
+                    _ => {
+                        injection::free_name(&base, |n| existing(n).is_some() || chosen.contains(n))
+                    }
+                }
+            }
+        };
+        match existing(&sidecar) {
+            Some(c) if injection::streams(c, &entry.path) => continue,
+            Some(_) => problems.push(PolicyError::StreamNameTaken {
+                path: location.spec_path.clone(),
+                annotation: key.clone(),
+                name: sidecar,
+                file: entry.path,
+            }),
+            None => {
+                chosen.insert(sidecar.clone());
+                wanted.push((sidecar, entry.path));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(wanted)
+    } else {
+        Err(problems)
+    }
+}
+
 /// A sidecar on its way to `initContainers`: where it was, what it was.
 struct Candidate {
     from: String,
@@ -420,7 +524,7 @@ fn convert_spec(
     recorded: &HashSet<&str>,
     location: &TemplateLocation,
     settings: &Settings,
-    dual: Option<(String, String)>,
+    plan: Plan,
     conversion: &mut Conversion,
 ) -> Option<DualPairs> {
     let spec_path = &location.spec_path;
@@ -466,7 +570,7 @@ fn convert_spec(
     }
     let others: Vec<&Value> = apps.iter().chain(kept.iter().map(|(_, c)| c)).collect();
     let ports = HostPorts::of(&others, &init_containers, &moving);
-    let mut pairs = dual.map(|(reason, recorded_dual)| {
+    let mut pairs = plan.dual.map(|(reason, recorded_dual)| {
         let every: Vec<&Value> = others
             .iter()
             .copied()
@@ -477,6 +581,8 @@ fn convert_spec(
         DualPairs::new(reason, &volumes, &every, restart_policy, &recorded_dual)
     });
 
+    let pod_security = spec.get("securityContext").cloned();
+    let regular_count = apps.len() + kept.len();
     let mut shared = SharedFiles::new(
         &mut apps,
         &mut volumes,
@@ -566,6 +672,61 @@ fn convert_spec(
         } else {
             kept.push((candidate.index, candidate.container));
         }
+    }
+    for (sidecar, file) in plan.inject {
+        let path = if plan.native {
+            format!("{spec_path}.initContainers[{}]", at + natives.len())
+        } else {
+            format!("{spec_path}.containers[{}]", regular_count + kept.len())
+        };
+        let security = injection::security_context(shared.writer(&file), pod_security.as_ref());
+        let mut streamer = injection::streamer(&sidecar, &file, settings, security);
+        let mut access = Access::default();
+        shared.give_access(&mut streamer, &path, &file, true, &mut access);
+        if let Some((volume, kind)) = covering_volume(&streamer, &file).and_then(|v| {
+            Some((
+                v.to_string(),
+                injection::not_a_log_volume(shared.volumes(), v)?,
+            ))
+        }) {
+            access.problems.push(PolicyError::StreamNotALogVolume {
+                path: path.clone(),
+                file: file.clone(),
+                volume,
+                kind,
+            });
+        }
+        if !access.problems.is_empty() {
+            conversion.problems.extend(access.problems);
+            continue;
+        }
+        // The streamer's mount is part of it; a shared volume made for it
+        // changes the app, and is told.
+        conversion.changes.extend(
+            access
+                .changes
+                .into_iter()
+                .filter(|c| matches!(c, Change::CreatedVolume { .. })),
+        );
+        conversion.changes.push(Change::Injected {
+            name: sidecar.clone(),
+            file,
+            path: path.clone(),
+            container: streamer.to_string(),
+        });
+        conversion.injected.push(sidecar);
+        if !plan.native {
+            kept.push((usize::MAX, streamer));
+            continue;
+        }
+        if let Some(object) = streamer.as_object_mut() {
+            object.insert("restartPolicy".to_string(), json!("Always"));
+        }
+        if let Some((legacy, change)) = pairs.as_mut().and_then(|p| p.split(&mut streamer, &path)) {
+            kept.push((usize::MAX, legacy));
+            conversion.changes.push(change);
+        }
+        natives.push(streamer);
     }
     init_containers.splice(at..at, natives);
     if let Some(volume) = pairs.as_ref().and_then(DualPairs::volume) {
@@ -863,18 +1024,18 @@ impl HostPorts {
     }
 }
 
-/// Records the converted names in the template's annotations, after any
+/// Records `added` names in the template's annotation `key`, after any
 /// recorded before, so that a validating guard can check them later.
-fn record_converted(
+fn record_names(
     template: &mut Value,
     annotations: &Map<String, Value>,
-    converted: &[String],
-    settings: &Settings,
+    key: String,
+    added: &[String],
 ) {
-    if converted.is_empty() {
+    if added.is_empty() {
         return;
     }
-    let key = settings.annotation("converted");
+    let converted = added;
     let mut names: Vec<&str> = annotated_names(annotations, &key);
     // A set, so that recording hundreds of sidecars stays linear.
     let mut recorded: HashSet<&str> = names.iter().copied().collect();

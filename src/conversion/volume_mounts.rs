@@ -470,6 +470,18 @@ impl<'a> SharedFiles<'a> {
         });
     }
 
+    /// The app container that writes `file`: the one whose mount covering
+    /// it has the longest path (when that is not ambiguous).
+    pub fn writer(&mut self, file: &str) -> Option<&Value> {
+        let (app, _) = self.app_mount("", file).ok()??;
+        self.apps.get(app)
+    }
+
+    /// The pod's volumes, with any added so far.
+    pub fn volumes(&self) -> &[Value] {
+        self.volumes
+    }
+
     /// Marks the apps and volumes as they are now, for a sidecar whose
     /// conversion may be abandoned.
     pub fn checkpoint(&self) -> Checkpoint {
