@@ -66,9 +66,15 @@ e2e-tests: policy.wasm $(RUNNER) e2e-tools
 	bats e2e-tests/
 
 # The policy at work on the seed pod: the converted manifest, then the warnings.
+# Then the same pod with the sidecar injected from one annotation.
 run: policy.wasm $(RUNNER)
 	@warnings=$$(mktemp); \
+	echo "# examples/eshop-cart-app.yaml, converted"; \
 	$(RUNNER) convert --policy policy.wasm examples/eshop-cart-app.yaml 2>"$$warnings"; status=$$?; \
+	echo; echo "# warnings"; cat "$$warnings"; \
+	echo; echo "# examples/eshop-cart-app-stream.yaml, the sidecar injected"; \
+	$(RUNNER) convert --policy policy.wasm --settings-json '{"streamerImage": "ghcr.io/shclub/busybox"}' \
+		examples/eshop-cart-app-stream.yaml 2>"$$warnings" || status=$$?; \
 	echo; echo "# warnings"; cat "$$warnings"; rm -f "$$warnings"; exit $$status
 
 fmt:
