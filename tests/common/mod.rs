@@ -37,6 +37,12 @@ pub fn respond_to_bytes(payload: &[u8]) -> Value {
     serde_json::from_slice(&answer).expect("the answer is JSON")
 }
 
+/// The response that accepts a request as it is, without a word.
+pub fn untouched() -> Value {
+    json!({"accepted": true, "message": null, "code": null, "mutated_object": null,
+           "audit_annotations": null, "warnings": null})
+}
+
 /// The warnings of a ValidationResponse.
 pub fn warnings(response: &Value) -> Vec<String> {
     serde_json::from_value(response["warnings"].clone()).unwrap_or_default()
