@@ -69,17 +69,23 @@ fn all_nodes_new_the_sidecar_becomes_native() {
     assert_eq!(warnings(&response).len(), 2, "the move and the mount only");
 }
 
-#[test]
-fn one_old_node_leaves_the_sidecar_a_regular_container_and_names_it() {
-    let host = ScriptedHost::nodes(&[("a", "v1.33.2"), ("old-1", "v1.28.3-eks-4f4795d")]);
+#[rstest]
+#[case::one_old_node(
+    &[("a", "v1.33.2"), ("old-1", "v1.28.3-eks-4f4795d")],
+    "not converted: native sidecars need kubelet 1.29+, and the pod may run on old-1 (v1.28.3-eks-4f4795d)"
+)]
+#[case::an_unparseable_version_counts_as_too_old(
+    &[("a", "v1.33.2"), ("odd", "v-next")],
+    "not converted: native sidecars need kubelet 1.29+, and the pod may run on odd (v-next)"
+)]
+fn old_nodes_leave_the_sidecar_a_regular_container_and_are_named(
+    #[case] nodes: &[(&str, &str)],
+    #[case] warning: &str,
+) {
+    let host = ScriptedHost::nodes(nodes);
     let response = respond_with_host(&fixture(SEED), detect(), &host);
     assert!(unchanged(&response), "{response}");
-    assert_eq!(
-        warnings(&response),
-        vec![
-            "not converted: native sidecars need kubelet 1.29+, and the pod may run on old-1 (v1.28.3-eks-4f4795d)"
-        ]
-    );
+    assert_eq!(warnings(&response), vec![warning]);
 }
 
 #[test]
@@ -191,19 +197,6 @@ fn a_pinned_node_that_does_not_exist_leaves_kubernetes_version_to_decide() {
     assert_eq!(
         warnings(&response)[0],
         "node \"gone\" not found, so kubernetesVersion 1.33 decides whether sidecars become native"
-    );
-}
-
-#[test]
-fn an_unparseable_kubelet_version_counts_as_too_old() {
-    let host = ScriptedHost::nodes(&[("a", "v1.33.2"), ("odd", "v-next")]);
-    let response = respond_with_host(&fixture(SEED), detect(), &host);
-    assert!(unchanged(&response), "{response}");
-    assert_eq!(
-        warnings(&response),
-        vec![
-            "not converted: native sidecars need kubelet 1.29+, and the pod may run on odd (v-next)"
-        ]
     );
 }
 
