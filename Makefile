@@ -30,7 +30,7 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 # The baselines of `make bench` (floors/): the least a policy does with a
 # request, built with the policy's release profile. Cargo skips what is current.
 floors: | wasm-target
-	cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release -p accept-floor -p mutate-floor
+	cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release -p accept-floor -p mutate-floor -p list-floor
 
 # Module sizes against the budget; annotated-policy.wasm needs kwctl.
 size: policy.wasm
@@ -83,6 +83,7 @@ lint:
 # The runner's tests build in release mode to reuse the runner's own build of wasmtime.
 unit-tests:
 	cargo test $(CARGO_FLAGS)
+	cargo test $(CARGO_FLAGS) -p list-floor
 	cargo test $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
 
 test: fmt lint unit-tests e2e-tests
