@@ -30,6 +30,8 @@ struct ModuleReport {
     #[serde(flatten)]
     stats: Stats,
     linear_memory_bytes: usize,
+    /// Kubernetes host calls made by one evaluation (the checked one).
+    kubernetes_calls: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +51,7 @@ struct Subject {
     policy: Policy,
     host: Arc<Host>,
     samples: Vec<Duration>,
+    kubernetes_calls: usize,
 }
 
 impl Subject {
@@ -65,6 +68,7 @@ impl Subject {
             policy,
             host,
             samples: Vec::with_capacity(args.iterations),
+            kubernetes_calls: 0,
         })
     }
 
@@ -78,9 +82,10 @@ impl Subject {
 
     /// The first evaluation, checked; kwctl's warning when it left
     /// exchanges of the session unused.
-    fn check(&self, payload: &[u8]) -> Result<(), Failure> {
+    fn check(&mut self, payload: &[u8]) -> Result<(), Failure> {
         self.host.rewind();
         self.policy.validate_raw(payload)?;
+        self.kubernetes_calls = self.host.kubernetes_calls();
         if let Some(warning) = self.host.leftover_warning() {
             eprintln!("{}: warning: {warning}", self.path);
         }
@@ -100,6 +105,7 @@ impl Subject {
             module: self.path.clone(),
             stats: stats(&self.samples),
             linear_memory_bytes: self.policy.linear_memory_bytes(),
+            kubernetes_calls: self.kubernetes_calls,
         }
     }
 }
@@ -130,7 +136,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     // One checked evaluation each first: a module that answers garbage
     // should fail the benchmark, not be timed.
     subject.check(&payload)?;
-    if let Some(floor) = &floor {
+    if let Some(floor) = floor.as_mut() {
         floor.check(&payload)?;
     }
     for _ in 0..args.warm_up {

@@ -1,6 +1,7 @@
 //! The host side of the policy's waPC host calls.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
@@ -21,6 +22,8 @@ pub struct Host {
     print_logs: bool,
     allowed: BTreeSet<ContextAwareResource>,
     replay: Mutex<Option<Replay>>,
+    /// Kubernetes calls since the last rewind, answered or not.
+    kubernetes_calls: AtomicUsize,
 }
 
 impl Host {
@@ -32,6 +35,7 @@ impl Host {
             print_logs: std::env::var(LOG_ENV).is_ok_and(|v| !v.is_empty() && v != "0"),
             allowed,
             replay: Mutex::new(session.map(Replay::new)),
+            kubernetes_calls: AtomicUsize::new(0),
         })
     }
 
@@ -56,9 +60,16 @@ impl Host {
 
     /// Starts the session over, as a new kwctl run would.
     pub fn rewind(&self) {
+        self.kubernetes_calls.store(0, Ordering::Relaxed);
         if let Some(replay) = self.replay().as_mut() {
             replay.rewind();
         }
+    }
+
+    /// How many Kubernetes calls the module made since the last rewind,
+    /// granted or not.
+    pub fn kubernetes_calls(&self) -> usize {
+        self.kubernetes_calls.load(Ordering::Relaxed)
     }
 
     /// How many exchanges of the session have been consumed.
@@ -103,6 +114,7 @@ impl Host {
     /// read, the grant checked, then the call answered. The messages are
     /// the policy-evaluator's and kwctl's.
     fn kubernetes(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.kubernetes_calls.fetch_add(1, Ordering::Relaxed);
         let request = CallbackRequest::from_payload(operation, payload)?;
         let (api_version, kind) = request.resource();
         let wanted = ContextAwareResource {
@@ -219,6 +231,7 @@ mod tests {
             "Callback evaluation failure: nodes \"node-1\" not found"
         );
         assert_eq!(host.consumed(), 2);
+        assert_eq!(host.kubernetes_calls(), 2);
         assert_eq!(host.leftover_warning(), None);
         assert_eq!(
             call(&host, "list_resources_all", LIST_NODES).unwrap_err(),
@@ -290,6 +303,7 @@ mod tests {
             assert!(call(&host, "list_resources_all", LIST_NODES).is_ok());
         }
         assert_eq!(host.consumed(), 1);
+        assert_eq!(host.kubernetes_calls(), 1);
         let warning = host.leftover_warning().unwrap();
         assert!(
             warning.starts_with("Some of the recorded exchanges have not been replayed leftovers=[KubernetesGetResource {"),
@@ -316,6 +330,7 @@ mod tests {
         }
         // Nothing was consumed: the refusal comes before the replay.
         assert_eq!(host.consumed(), 0);
+        assert_eq!(host.kubernetes_calls(), 3);
 
         let pods_only = Host::new(
             BTreeSet::from([ContextAwareResource {

@@ -539,6 +539,8 @@ fn bench_replays_the_session_for_every_evaluation() {
     let report: serde_json::Value = serde_json::from_str(outcome.stdout.trim()).unwrap();
     assert_eq!(report["iterations"], 5);
     assert!(report["median_ratio"].is_number(), "{report}");
+    assert_eq!(report["policy"]["kubernetes_calls"], 1, "{report}");
+    assert_eq!(report["floor"]["kubernetes_calls"], 1, "{report}");
     assert!(!outcome.stderr.contains("warning"), "{}", outcome.stderr);
 }
 
