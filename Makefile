@@ -30,7 +30,7 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 # The baselines of `make bench` (floors/): the least a policy does with a
 # request, built with the policy's release profile. Cargo skips what is current.
 floors: | wasm-target
-	cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release -p accept-floor -p mutate-floor
+	cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release -p accept-floor -p mutate-floor -p list-floor
 
 # Module sizes against the budget; annotated-policy.wasm needs kwctl.
 size: policy.wasm
@@ -47,7 +47,8 @@ size: policy.wasm
 # Policy against floor medians per request, in one runner; exits 1 when a
 # ratio is over its budget. See docs/performance.md.
 bench: policy.wasm floors $(RUNNER) e2e-tools
-	bench/bench.sh $(RUNNER) policy.wasm $(FLOOR_DIR)/accept_floor.wasm $(FLOOR_DIR)/mutate_floor.wasm
+	bench/bench.sh $(RUNNER) policy.wasm $(FLOOR_DIR)/accept_floor.wasm $(FLOOR_DIR)/mutate_floor.wasm \
+		$(FLOOR_DIR)/list_floor.wasm policy-metadata.yml
 
 # The waPC runner that hosts policy.wasm like kwctl and the policy-server.
 $(RUNNER): $(RUNNER_SOURCES)
@@ -61,8 +62,9 @@ e2e-tools:
 		$$SUDO apt-get update && $$SUDO apt-get install -y bats jq; }
 	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
 
-# KWCTL=kwctl runs the same suites against the real kwctl.
-e2e-tests: policy.wasm $(RUNNER) e2e-tools
+# KWCTL=kwctl runs the same suites against the real kwctl. The floors are
+# there for bench.bats, which checks the plumbing of `make bench`.
+e2e-tests: policy.wasm floors $(RUNNER) e2e-tools
 	bats e2e-tests/
 
 # The policy at work on the seed pod: the converted manifest, then the warnings.
@@ -89,6 +91,7 @@ lint:
 # The runner's tests build in release mode to reuse the runner's own build of wasmtime.
 unit-tests:
 	cargo test $(CARGO_FLAGS)
+	cargo test $(CARGO_FLAGS) -p list-floor
 	cargo test $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
 
 test: fmt lint unit-tests e2e-tests

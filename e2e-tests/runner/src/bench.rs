@@ -1,6 +1,7 @@
 //! `bench`: timing of repeated `validate` calls on one instance.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -8,8 +9,9 @@ use serde::Serialize;
 use crate::cli::BenchArgs;
 use crate::engine::Runtime;
 use crate::error::{Failure, print_json_line};
+use crate::host::Host;
 use crate::input::{load_request, load_settings};
-use crate::policy::Policy;
+use crate::policy::{HostSetup, Policy, Role};
 
 /// Statistics of one module, in microseconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +30,8 @@ struct ModuleReport {
     #[serde(flatten)]
     stats: Stats,
     linear_memory_bytes: usize,
+    /// Kubernetes host calls made by one evaluation (the checked one).
+    kubernetes_calls: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,19 +49,51 @@ struct Report {
 struct Subject {
     path: String,
     policy: Policy,
+    host: Arc<Host>,
     samples: Vec<Duration>,
+    kubernetes_calls: usize,
 }
 
 impl Subject {
-    fn load(runtime: &Runtime, path: &Path, args: &BenchArgs) -> Result<Self, Failure> {
+    fn load(
+        runtime: &Runtime,
+        path: &Path,
+        args: &BenchArgs,
+        setup: &HostSetup,
+        role: Role,
+    ) -> Result<Self, Failure> {
+        let (policy, host) = Policy::load(runtime, path, args.limits, setup, role)?;
         Ok(Self {
             path: path.display().to_string(),
-            policy: Policy::load(runtime, path, args.limits)?,
+            policy,
+            host,
             samples: Vec::with_capacity(args.iterations),
+            kubernetes_calls: 0,
         })
     }
 
+    /// One `validate` call. kwctl's replay consumes each exchange once, so
+    /// the session starts over for every evaluation: each one sees the
+    /// recorded cluster, as every request does in a policy-server.
+    fn call(&self, payload: &[u8]) -> Result<(), Failure> {
+        self.host.rewind();
+        self.policy.call("validate", payload).map(drop)
+    }
+
+    /// The first evaluation, checked; kwctl's warning when it left
+    /// exchanges of the session unused.
+    fn check(&mut self, payload: &[u8]) -> Result<(), Failure> {
+        self.host.rewind();
+        self.policy.validate_raw(payload)?;
+        self.kubernetes_calls = self.host.kubernetes_calls();
+        if let Some(warning) = self.host.leftover_warning() {
+            eprintln!("{}: warning: {warning}", self.path);
+        }
+        Ok(())
+    }
+
     fn time(&mut self, payload: &[u8]) -> Result<(), Failure> {
+        self.host.rewind();
         let start = Instant::now();
         self.policy.call("validate", payload)?;
         self.samples.push(start.elapsed());
@@ -69,6 +105,7 @@ impl Subject {
             module: self.path.clone(),
             stats: stats(&self.samples),
             linear_memory_bytes: self.policy.linear_memory_bytes(),
+            kubernetes_calls: self.kubernetes_calls,
         }
     }
 }
@@ -78,26 +115,34 @@ impl Subject {
 pub fn bench(args: &BenchArgs) -> Result<(), Failure> {
     let request = load_request(&args.request_path)?;
     let settings = load_settings(&args.settings)?;
+    let setup = HostSetup::load(&args.context)?;
     let runtime = Runtime::new().map_err(Failure::Module)?;
 
-    let mut subject = Subject::load(&runtime, &args.policy, args)?;
+    let mut subject = Subject::load(&runtime, &args.policy, args, &setup, Role::Policy)?;
+    subject.host.rewind();
     subject.policy.validate_settings(&settings)?;
     let mut floor = match &args.floor {
-        Some(path) => Some(Subject::load(&runtime, path, args)?),
+        Some(path) => Some(Subject::load(
+            &runtime,
+            path,
+            args,
+            &setup,
+            Role::Floor(path),
+        )?),
         None => None,
     };
 
     let payload = Policy::validate_payload(&request, &settings)?;
     // One checked evaluation each first: a module that answers garbage
     // should fail the benchmark, not be timed.
-    subject.policy.validate_raw(&payload)?;
-    if let Some(floor) = &floor {
-        floor.policy.validate_raw(&payload)?;
+    subject.check(&payload)?;
+    if let Some(floor) = floor.as_mut() {
+        floor.check(&payload)?;
     }
     for _ in 0..args.warm_up {
-        subject.policy.call("validate", &payload)?;
+        subject.call(&payload)?;
         if let Some(floor) = &floor {
-            floor.policy.call("validate", &payload)?;
+            floor.call(&payload)?;
         }
     }
     // Interleaved, so drift in machine load hits both modules alike.

@@ -4,17 +4,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::access::ContextAwareArgs;
 use crate::engine::Limits;
 use crate::error::Failure;
 use crate::input::SettingsSource;
 
 pub const USAGE: &str = "\
 usage:
-  log-sidecar-runner run --request-path FILE [SETTINGS] [LIMITS] [--report-memory] POLICY.wasm
-  log-sidecar-runner run --payload-path FILE [LIMITS] [--report-memory] POLICY.wasm
-  log-sidecar-runner convert [--policy POLICY.wasm] [SETTINGS] [LIMITS] FILE...
-  log-sidecar-runner bench --request-path FILE [SETTINGS] [LIMITS] [--warm-up N] [--iterations N]
-                           [--floor FLOOR.wasm] POLICY.wasm
+  log-sidecar-runner run --request-path FILE [SETTINGS] [CONTEXT] [LIMITS] [--report-memory] POLICY.wasm
+  log-sidecar-runner run --payload-path FILE [CONTEXT] [LIMITS] [--report-memory] POLICY.wasm
+  log-sidecar-runner convert [--policy POLICY.wasm] [SETTINGS] [CONTEXT] [LIMITS] FILE...
+  log-sidecar-runner bench --request-path FILE [SETTINGS] [CONTEXT] [LIMITS] [--warm-up N]
+                           [--iterations N] [--floor FLOOR.wasm] POLICY.wasm
 
   run       evaluate one AdmissionRequest or AdmissionReview (JSON or YAML; `-` for stdin)
             and print the AdmissionResponse as one JSON line, like `kwctl run`;
@@ -26,6 +27,13 @@ usage:
             (microseconds), with the same figures for FLOOR.wasm when given
 
 SETTINGS:  --settings-json JSON | --settings-path FILE (.json, .yaml or .yml)
+CONTEXT:   --allow-context-aware   grant the Kubernetes resources of the module's
+                                   contextAwareResources, as kwctl does
+           --replay-host-capabilities-interactions FILE   answer Kubernetes host calls
+                                   from a kwctl session file (replayed afresh for every
+                                   evaluation of bench and every document of convert)
+           --metadata-path FILE    policy-metadata.yml whose contextAwareResources stand in
+                                   for those of a policy module that is not annotated
 LIMITS:    --timeout-ms N   deadline of each policy call, 0 for none (default 2000)
            --max-memory SIZE   cap on the module's linear memory, bytes or with a
                                Ki/Mi/Gi suffix, e.g. 64Mi (default: no cap)
@@ -59,6 +67,7 @@ pub enum RunInput {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunArgs {
+    pub context: ContextAwareArgs,
     pub input: RunInput,
     pub policy: PathBuf,
     pub settings: SettingsSource,
@@ -68,6 +77,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvertArgs {
+    pub context: ContextAwareArgs,
     pub policy: PathBuf,
     pub inputs: Vec<String>,
     pub settings: SettingsSource,
@@ -76,6 +86,7 @@ pub struct ConvertArgs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchArgs {
+    pub context: ContextAwareArgs,
     pub request_path: String,
     pub policy: PathBuf,
     pub floor: Option<PathBuf>,
@@ -96,6 +107,9 @@ struct Parsed {
     timeout_ms: Option<u64>,
     max_memory: Option<usize>,
     report_memory: bool,
+    allow_context_aware: bool,
+    replay: Option<String>,
+    metadata_path: Option<String>,
     policy: Option<String>,
     floor: Option<String>,
     warm_up: Option<usize>,
@@ -136,8 +150,14 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
         },
         max_memory: parsed.max_memory,
     };
+    let context = ContextAwareArgs {
+        allow: parsed.allow_context_aware,
+        replay: parsed.replay.clone(),
+        metadata_path: parsed.metadata_path.clone(),
+    };
     match command.as_str() {
         "run" => Ok(Command::Run(RunArgs {
+            context,
             input: match (parsed.request_path.clone(), parsed.payload_path.clone()) {
                 (Some(_), Some(_)) => {
                     return Err(usage(
@@ -166,6 +186,7 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
                 return Err(usage("--iterations must be at least 1"));
             }
             Ok(Command::Bench(BenchArgs {
+                context,
                 request_path: required(parsed.request_path.clone(), "--request-path")?,
                 policy: single_policy(&parsed.positional)?,
                 floor: parsed.floor.map(PathBuf::from),
@@ -182,6 +203,7 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
                 ));
             }
             Ok(Command::Convert(ConvertArgs {
+                context,
                 policy: policy_path(parsed.policy.as_deref().unwrap_or("policy.wasm")),
                 inputs: parsed.positional,
                 settings,
@@ -214,15 +236,22 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Parsed, Failure> {
             "timeout-ms",
             "max-memory",
             "execution-mode",
+            "allow-context-aware",
+            "replay-host-capabilities-interactions",
+            "metadata-path",
         ];
         if !arg.starts_with("--") || !(common.contains(&name) || allowed.contains(&name)) {
             return Err(usage(format!("unknown option {arg}")));
         }
-        if name == "report-memory" {
+        if name == "report-memory" || name == "allow-context-aware" {
             if inline_value.is_some() {
-                return Err(usage("--report-memory takes no value"));
+                return Err(usage(format!("--{name} takes no value")));
             }
-            parsed.report_memory = true;
+            if name == "report-memory" {
+                parsed.report_memory = true;
+            } else {
+                parsed.allow_context_aware = true;
+            }
             continue;
         }
         let value = match inline_value {
@@ -243,6 +272,8 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Parsed, Failure> {
             "floor" => parsed.floor = Some(value),
             "warm-up" => parsed.warm_up = Some(number(name, &value)?),
             "iterations" => parsed.iterations = Some(number(name, &value)?),
+            "replay-host-capabilities-interactions" => parsed.replay = Some(value),
+            "metadata-path" => parsed.metadata_path = Some(value),
             // Accepted so kwctl command lines work; waPC is the only mode here.
             _ => {
                 if value != "kubewarden-wapc" {
@@ -319,6 +350,7 @@ mod tests {
         assert_eq!(
             cmd,
             Command::Run(RunArgs {
+                context: ContextAwareArgs::default(),
                 input: RunInput::Request("req.json".into()),
                 policy: "p.wasm".into(),
                 settings: SettingsSource::Json("{}".into()),
@@ -408,6 +440,46 @@ mod tests {
         };
         assert_eq!((bench.warm_up, bench.iterations), (3, 7));
         assert_eq!(bench.floor, Some(PathBuf::from("f.wasm")));
+    }
+
+    #[test]
+    fn context_aware_flags_for_every_command() {
+        let expected = ContextAwareArgs {
+            allow: true,
+            replay: Some("session.yml".into()),
+            metadata_path: Some("policy-metadata.yml".into()),
+        };
+        let flags = "--allow-context-aware --replay-host-capabilities-interactions session.yml \
+                     --metadata-path=policy-metadata.yml";
+        let Command::Run(run) =
+            parse(&args(&format!("run --request-path r.json {flags} p.wasm"))).unwrap()
+        else {
+            panic!("not run");
+        };
+        assert_eq!(run.context, expected);
+        let Command::Bench(bench) = parse(&args(&format!(
+            "bench --request-path r.json {flags} --floor f.wasm p.wasm"
+        )))
+        .unwrap() else {
+            panic!("not bench");
+        };
+        assert_eq!(bench.context, expected);
+        let Command::Convert(convert) = parse(&args(&format!("convert {flags} a.yaml"))).unwrap()
+        else {
+            panic!("not convert");
+        };
+        assert_eq!(convert.context, expected);
+        assert_eq!(convert.inputs, vec!["a.yaml"]);
+        for line in [
+            "run --request-path r.json --allow-context-aware=yes p.wasm",
+            "run --request-path r.json --replay-host-capabilities-interactions",
+            "run --request-path r.json --record-host-capabilities-interactions s.yml p.wasm",
+        ] {
+            assert!(
+                matches!(parse(&args(line)), Err(Failure::Usage(_))),
+                "{line:?} should be a usage error"
+            );
+        }
     }
 
     #[test]

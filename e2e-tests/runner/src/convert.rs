@@ -8,7 +8,7 @@ use crate::cli::ConvertArgs;
 use crate::engine::Runtime;
 use crate::error::Failure;
 use crate::input::{load_settings, read_text, split_documents};
-use crate::policy::Policy;
+use crate::policy::{HostSetup, Policy, Role};
 
 /// One YAML document of the input.
 struct Document {
@@ -32,8 +32,9 @@ pub fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     }
 
     let settings = rewriting_templates(load_settings(&args.settings)?);
+    let setup = HostSetup::load(&args.context)?;
     let runtime = Runtime::new().map_err(Failure::Module)?;
-    let policy = Policy::load(&runtime, &args.policy, args.limits)?;
+    let (policy, host) = Policy::load(&runtime, &args.policy, args.limits, &setup, Role::Policy)?;
     policy.validate_settings(&settings)?;
 
     let mut output = Vec::new();
@@ -44,7 +45,16 @@ pub fn convert(args: &ConvertArgs) -> Result<(), Failure> {
             Some(object) => {
                 let request = admission_request(object, &format!("convert-{}", index + 1));
                 let label = label(object, index);
-                match policy.validate(&request, &settings) {
+                // Every document is evaluated against the recorded cluster
+                // as it was: the session starts over for each.
+                host.rewind();
+                let outcome = policy.validate(&request, &settings);
+                if host.consumed() > 0
+                    && let Some(warning) = host.leftover_warning()
+                {
+                    eprintln!("{label}: warning: {warning}");
+                }
+                match outcome {
                     Ok(response) => {
                         for warning in response.warnings.iter().flatten() {
                             eprintln!("{label}: warning: {warning}");

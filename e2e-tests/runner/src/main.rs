@@ -2,6 +2,7 @@
 //! kwctl host waPC policies, for the end-to-end tests and for converting
 //! manifests. See `cli::USAGE` for the commands.
 
+mod access;
 mod admission;
 mod bench;
 mod cli;
@@ -13,6 +14,7 @@ mod input;
 mod policy;
 mod request;
 mod run;
+mod session;
 
 use std::process::ExitCode;
 

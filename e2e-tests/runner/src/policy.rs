@@ -2,14 +2,20 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wapc::WapcHost;
 
+use crate::access::{
+    ContextAwareArgs, Metadata, effective_metadata, grant, module_metadata, read_module,
+};
 use crate::engine::{Abort, Limits, Prepared, Runtime, SharedProbe, lock};
 use crate::error::Failure;
-use crate::host;
+use crate::host::Host;
+use crate::input::read_text;
+use crate::session::Session;
 
 /// The `validate` answer of a Kubewarden policy (the SDK's `ValidationResponse`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -41,22 +47,108 @@ pub struct Policy {
     limits: Limits,
 }
 
-/// Reads and compiles a module.
-pub fn prepare(runtime: &Runtime, path: &Path) -> Result<Prepared, Failure> {
-    let wasm = std::fs::read(path).map_err(|e| {
-        Failure::Module(format!("cannot read policy module {}: {e}", path.display()))
+/// A compiled module and the metadata `kwctl annotate` left in it.
+pub struct Module {
+    pub prepared: Prepared,
+    /// The `io.kubewarden.metadata` section; `None` for a plain module.
+    pub metadata: Option<Metadata>,
+}
+
+/// Reads and compiles a module, and reads its metadata section.
+pub fn prepare(runtime: &Runtime, path: &Path) -> Result<Module, Failure> {
+    let wasm = read_module(path)?;
+    let prepared = runtime.prepare(&wasm).map_err(|e| {
+        Failure::Module(format!("cannot load policy module {}: {e}", path.display()))
     })?;
-    runtime
-        .prepare(&wasm)
-        .map_err(|e| Failure::Module(format!("cannot load policy module {}: {e}", path.display())))
+    let metadata = module_metadata(&wasm).map_err(|e| {
+        Failure::Module(format!("cannot load policy module {}: {e}", path.display()))
+    })?;
+    Ok(Module { prepared, metadata })
+}
+
+/// How the host calls of the modules of one command are answered: the
+/// context-aware options, with the session file they name read and checked.
+pub struct HostSetup {
+    allow: bool,
+    session: Option<Arc<Session>>,
+    metadata_path: Option<String>,
+}
+
+impl HostSetup {
+    pub fn load(args: &ContextAwareArgs) -> Result<Self, Failure> {
+        let session = match &args.replay {
+            None => None,
+            Some(path) => {
+                let text = read_text(path, "host capabilities interactions file")?;
+                let session = Session::parse(&text).map_err(|e| {
+                    Failure::Input(format!("cannot deserialize contents of {path}: {e}"))
+                })?;
+                Some(Arc::new(session))
+            }
+        };
+        Ok(Self {
+            allow: args.allow,
+            session,
+            metadata_path: args.metadata_path.clone(),
+        })
+    }
+
+    /// The host of `module`: the grant kwctl would give it (notes on
+    /// stderr), and its own replay of the session. The `--metadata-path`
+    /// file applies to the policy module only, and only when the module
+    /// has no metadata section of its own.
+    pub fn host(&self, module: &Module, role: Role) -> Result<Arc<Host>, Failure> {
+        let metadata_path = match role {
+            Role::Policy => self.metadata_path.as_deref(),
+            Role::Floor(_) => None,
+        };
+        let metadata = effective_metadata(module.metadata.clone(), metadata_path)?;
+        let grant = grant(self.allow, metadata.as_ref());
+        for note in &grant.notes {
+            match role {
+                Role::Policy => eprintln!("{note}"),
+                Role::Floor(path) => eprintln!("{}: {note}", path.display()),
+            }
+        }
+        Ok(Host::new(grant.allowed, self.session.clone()))
+    }
+}
+
+/// What a module is to the command that loads it.
+#[derive(Debug, Clone, Copy)]
+pub enum Role<'a> {
+    /// The module under test.
+    Policy,
+    /// `bench`'s baseline module, named in its notes.
+    Floor(&'a Path),
 }
 
 impl Policy {
-    /// Instantiates the module and runs its waPC start-up code.
-    pub fn instantiate(prepared: &Prepared, limits: Limits) -> Result<Self, Failure> {
+    /// Reads, compiles and instantiates the module at `path` with the host
+    /// `setup` gives it.
+    pub fn load(
+        runtime: &Runtime,
+        path: &Path,
+        limits: Limits,
+        setup: &HostSetup,
+        role: Role,
+    ) -> Result<(Self, Arc<Host>), Failure> {
+        let module = prepare(runtime, path)?;
+        let host = setup.host(&module, role)?;
+        let policy = Self::instantiate(&module.prepared, limits, &host)?;
+        Ok((policy, host))
+    }
+
+    /// Instantiates the module and runs its waPC start-up code; `host`
+    /// answers its host calls.
+    pub fn instantiate(
+        prepared: &Prepared,
+        limits: Limits,
+        host: &Arc<Host>,
+    ) -> Result<Self, Failure> {
         let probe = SharedProbe::default();
         let engine = prepared.engine_provider(limits, probe.clone());
-        match WapcHost::new(Box::new(engine), Some(host::callback())) {
+        match WapcHost::new(Box::new(engine), Some(host.callback())) {
             Ok(host) => Ok(Self {
                 host,
                 probe,
@@ -70,10 +162,6 @@ impl Policy {
                 })
             }
         }
-    }
-
-    pub fn load(runtime: &Runtime, path: &Path, limits: Limits) -> Result<Self, Failure> {
-        Self::instantiate(&prepare(runtime, path)?, limits)
     }
 
     /// Size of the module's linear memory now. Linear memory never shrinks,

@@ -7,7 +7,7 @@ use crate::cli::{RunArgs, RunInput};
 use crate::engine::Runtime;
 use crate::error::{Failure, print_json_line};
 use crate::input::{load_request, load_settings, read_bytes};
-use crate::policy::{Policy, ValidationResponse};
+use crate::policy::{HostSetup, Policy, Role, ValidationResponse};
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let input = match &args.input {
@@ -17,13 +17,18 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         },
         RunInput::Payload(path) => Input::Payload(read_bytes(path, "payload file")?),
     };
+    let setup = HostSetup::load(&args.context)?;
     let runtime = Runtime::new().map_err(Failure::Module)?;
-    let policy = Policy::load(&runtime, &args.policy, args.limits)?;
+    let (policy, host) = Policy::load(&runtime, &args.policy, args.limits, &setup, Role::Policy)?;
 
     let outcome = match &input {
         Input::Request { request, settings } => evaluate(&policy, request, settings),
         Input::Payload(payload) => evaluate_payload(&policy, payload),
     };
+    // kwctl's replay warns when the evaluation is over.
+    if let Some(warning) = host.leftover_warning() {
+        eprintln!("warning: {warning}");
+    }
     if args.report_memory {
         eprintln!("peak linear memory: {} bytes", policy.linear_memory_bytes());
     }
