@@ -29,7 +29,7 @@ setup() {
 # --- 0. the model itself, on the plain conversion of the seed pod ---------
 
 @test "model: plain conversion, node with native sidecars: the sidecar starts first, the app's lines are streamed" {
-  kubelet_run seed_plain_conversion.json supported --duration 3
+  kubelet_run seed_plain_conversion.json supported --duration 2.5
   report_has '.initialized and .phase == "Running"'
   report_has '.containers.sidecar | .restartable and .starts == 1 and .running'
   report_has '.containers["cart-app"].instances[0].started_at > .containers.sidecar.instances[0].started_at'
@@ -40,7 +40,7 @@ setup() {
 @test "model: plain conversion, node without native sidecars: stuck in init, the app never starts" {
   # The failure the dual form exists to prevent: a plain init container that
   # follows a file never exits, and nothing after it ever runs.
-  kubelet_run seed_plain_conversion.json unsupported --duration 3
+  kubelet_run seed_plain_conversion.json unsupported --duration 2.5
   report_has '(.initialized | not) and .phase == "Pending"'
   report_has '.containers.sidecar | (.restartable | not) and .starts == 1 and .running'
   report_has '.containers["cart-app"].starts == 0'
@@ -76,16 +76,16 @@ setup() {
   [ -f "${POLICY}" ] || skip "${POLICY} is not built (make policy.wasm)"
   [ -x "${KWCTL}" ] || command -v "${KWCTL}" >/dev/null || skip "no ${KWCTL} to run the policy"
   evaluate pod_eshop_cart_app_sidecar_without_mount.json
-  kubelet_run_response pod_eshop_cart_app_sidecar_without_mount.json supported --duration 4
+  kubelet_run_response pod_eshop_cart_app_sidecar_without_mount.json supported --duration 3.5
   report_has '.initialized and .containers.sidecar.restartable and .containers.sidecar.running'
-  # The seed app writes a line every 2 s: one at least in 4 s.
+  # The seed app writes a line every 2 s: one at least in 3.5 s.
   [ "$(output_of sidecar | grep -c 'Price:')" -ge 1 ]
 }
 
 # --- 1, 2. the dual form -----------------------------------------------------
 
 @test "dual form, node with native sidecars: the native form restarts once and streams, the legacy form idles" {
-  kubelet_run seed_dual_form.json supported --duration 3.5
+  kubelet_run seed_dual_form.json supported --duration 3
   report_has '.initialized and .phase == "Running"'
   # The first run records that it ran and exits 0; the kubelet restarts it
   # at once, and the second run streams.
@@ -103,7 +103,7 @@ setup() {
 }
 
 @test "dual form, node without native sidecars: the native form runs once and exits 0, the app starts, the legacy form streams" {
-  kubelet_run seed_dual_form.json unsupported --duration 3.5
+  kubelet_run seed_dual_form.json unsupported --duration 3
   report_has '.initialized and .phase == "Running"'
   report_has '.containers.sidecar | (.restartable | not) and .starts == 1 and .exit_codes == [0] and (.running | not)'
   [ -e "${run_dir}/volumes/log-sidecar-state/sidecar.ran" ]
@@ -139,7 +139,7 @@ job_outcome() {
 }
 
 @test "Job-shaped dual form, node without native sidecars: the legacy form streams and keeps the Job from completing, as the original pod does" {
-  kubelet_run job_dual_form.json unsupported --duration 4.5
+  kubelet_run job_dual_form.json unsupported --duration 3.5
   report_has '(.completed | not) and .containers["cart-app"].exit_codes == [0]'
   report_has '.containers["sidecar-legacy"].running and .containers.sidecar.exit_codes == [0]'
   streams_in sidecar-legacy 0
@@ -147,7 +147,7 @@ job_outcome() {
   local dual original
   dual="$(job_outcome sidecar-legacy)"
   # The original pod: the same app, its sidecar a regular container.
-  kubelet_run job_legacy_sidecar.json unsupported --duration 4.5
+  kubelet_run job_legacy_sidecar.json unsupported --duration 3.5
   original="$(job_outcome sidecar)"
   echo "dual: ${dual}"
   echo "original: ${original}"

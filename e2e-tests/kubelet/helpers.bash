@@ -59,6 +59,12 @@ kubelet_run() {
   echo "kubelet.py ${pod##*/} ${mode} $*: exit ${status}"
   kubelet_summary
   [ "${status}" -eq 0 ]
+  # What each start wrote, one line per start and stream, for output_of:
+  # container, boot, stream, from, to, file.
+  printf '%s' "${report}" | jq -r '
+    .containers | to_entries[] | .key as $n | .value as $c
+    | $c.instances[] | .boot as $b | .logs | to_entries[]
+    | [$n, $b, .key, .value[0], .value[1], $c[.key]] | @tsv' >"${run_dir}/outputs.tsv"
 }
 
 # kubelet_run_response REQUEST MODE [OPTION...]: kubelet_run on the pod that
@@ -102,13 +108,10 @@ report_has() {
 # stderr or log for both; stdout by default) in boot BOOT (0 the first, 1
 # after the first reboot; every boot when BOOT is empty or `all`).
 output_of() {
-  local name="$1" boot="${2:-all}" stream="${3:-stdout}" file
-  file="$(printf '%s' "${report}" | jq -r --arg n "${name}" --arg s "${stream}" '.containers[$n][$s]')"
-  printf '%s' "${report}" | jq -r --arg n "${name}" --arg b "${boot}" --arg s "${stream}" '
-    .containers[$n].instances[]
-    | select($b == "all" or .boot == ($b | tonumber))
-    | .logs[$s] | "\(.[0]) \(.[1])"' |
-    while read -r from to; do
+  local name="$1" boot="${2:-all}" stream="${3:-stdout}"
+  awk -F '\t' -v n="${name}" -v b="${boot}" -v s="${stream}" \
+    '$1 == n && (b == "all" || $2 == b) && $3 == s { print $4 "\t" $5 "\t" $6 }' "${run_dir}/outputs.tsv" |
+    while IFS=$'\t' read -r from to file; do
       tail -c +"$((from + 1))" "${file}" | head -c "$((to - from))"
     done
 }
@@ -169,7 +172,7 @@ silent_in() {
 only_streamer() {
   local name="$1" boot="$2" other file
   file="$(app_file)"
-  for other in $(printf '%s' "${report}" | jq -r '.containers | keys[]'); do
+  for other in $(cut -f 1 "${run_dir}/outputs.tsv" | sort -u); do
     [ "${other}" = "${name}" ] && continue
     if output_of "${other}" "${boot}" | grep -qFx -f "${file}"; then
       echo "${other} printed lines of the app's file in boot ${boot}"
