@@ -72,6 +72,22 @@ setup() {
   [ ! -e /in ] && [ ! -e /out ]
 }
 
+@test "model: stopped by SIGTERM (a test's timeout), the model kills every container and exits 130" {
+  local dir="${BATS_TEST_TMPDIR}/interrupted"
+  python3 "${KUBELET}" "${KUBELET_DATA}/seed_dual_form.json" --native-sidecars --duration 60 --run-dir "${dir}" \
+    >"${BATS_TEST_TMPDIR}/report" 2>"${BATS_TEST_TMPDIR}/stderr" &
+  local pid=$!
+  sleep 1.5
+  kill -TERM "${pid}"
+  local status=0
+  wait "${pid}" || status=$?
+  cat "${BATS_TEST_TMPDIR}/stderr"
+  [ "${status}" -eq 130 ]
+  no_container_left "${dir}"
+  # It had got as far as the app.
+  [ -s "${dir}/volumes/varlog/cart-app.log" ]
+}
+
 @test "model: the policy's own plain conversion of the seed pod streams on a node with native sidecars" {
   [ -f "${POLICY}" ] || skip "${POLICY} is not built (make policy.wasm)"
   [ -x "${KWCTL}" ] || command -v "${KWCTL}" >/dev/null || skip "no ${KWCTL} to run the policy"

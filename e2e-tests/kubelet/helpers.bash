@@ -59,12 +59,30 @@ kubelet_run() {
   echo "kubelet.py ${pod##*/} ${mode} $*: exit ${status}"
   kubelet_summary
   [ "${status}" -eq 0 ]
+  no_container_left "${run_dir}"
   # What each start wrote, one line per start and stream, for output_of:
   # container, boot, stream, from, to, file.
   printf '%s' "${report}" | jq -r '
     .containers | to_entries[] | .key as $n | .value as $c
     | $c.instances[] | .boot as $b | .logs | to_entries[]
     | [$n, $b, .key, .value[0], .value[1], $c[.key]] | @tsv' >"${run_dir}/outputs.tsv"
+}
+
+# no_container_left RUN_DIR: no process runs in a root under RUN_DIR: every
+# container of that run has been stopped.
+no_container_left() {
+  local dir proc root left=""
+  dir="$(realpath "$1")"
+  for proc in /proc/[0-9]*; do
+    root="$(readlink "${proc}/root" 2>/dev/null)" || continue
+    case "${root}" in
+      "${dir}"/*) left="${left} ${proc#/proc/}" ;;
+    esac
+  done
+  if [ -n "${left}" ]; then
+    echo "processes still running in containers of $1:${left}"
+    return 1
+  fi
 }
 
 # kubelet_run_response REQUEST MODE [OPTION...]: kubelet_run on the pod that
