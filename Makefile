@@ -54,12 +54,14 @@ bench: policy.wasm floors $(RUNNER) e2e-tools
 $(RUNNER): $(RUNNER_SOURCES)
 	cargo build $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
 
-# bats and jq come from the distribution when missing; kubernetes-validate
-# (the upstream schema, an outside oracle for the policy's output) from PyPI.
+# bats, jq and busybox (the one image of the kubelet model in
+# e2e-tests/kubelet/) come from the distribution when missing;
+# kubernetes-validate (the upstream schema, an outside oracle for the
+# policy's output) from PyPI.
 e2e-tools:
-	@command -v bats >/dev/null && command -v jq >/dev/null || { \
+	@command -v bats >/dev/null && command -v jq >/dev/null && [ -x /bin/busybox ] || { \
 		SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
-		$$SUDO apt-get update && $$SUDO apt-get install -y bats jq; }
+		$$SUDO apt-get update && $$SUDO apt-get install -y bats jq busybox; }
 	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
 
 # KWCTL=kwctl runs the same suites against the real kwctl. The floors are
