@@ -214,3 +214,84 @@ job_outcome() {
   report_has '[.containers["cart-app"].instances[] | select(.boot == 1)] | length == 0'
   report_has '.containers.sidecar.instances[-1] | .boot == 1 and .reason == "terminated"'
 }
+
+# --- the policy's own output -------------------------------------------------
+
+# policy_output REQUEST SETTINGS_JSON: the policy's answer for a request of
+# test_data/, to run with kubelet_run_response.
+policy_output() {
+  [ -f "${POLICY}" ] || skip "${POLICY} is not built (make policy.wasm)"
+  evaluate "$1" "$2"
+  jq_response '.patch != null'
+}
+
+@test "the policy's dual form of the seed pod, node with native sidecars: the native form streams, the legacy form idles" {
+  policy_output pod_eshop_cart_app_sidecar_without_mount.json '{"fallback": "dual", "kubernetesVersion": "1.28"}'
+  kubelet_run_response pod_eshop_cart_app_sidecar_without_mount.json supported --duration 3
+  report_has '.containers.sidecar | .restartable and .starts == 2 and .exit_codes[0] == 0 and .running'
+  streams_in sidecar 0
+  only_streamer sidecar 0
+  silent_in sidecar-legacy all
+}
+
+@test "the policy's dual form of the seed pod, node without native sidecars: the legacy form streams" {
+  policy_output pod_eshop_cart_app_sidecar_without_mount.json '{"fallback": "dual", "kubernetesVersion": "1.28"}'
+  kubelet_run_response pod_eshop_cart_app_sidecar_without_mount.json unsupported --duration 3
+  report_has '.containers.sidecar | .starts == 1 and .exit_codes == [0]'
+  silent_in sidecar all
+  streams_in sidecar-legacy 0
+  only_streamer sidecar-legacy 0
+}
+
+@test "the policy's dual form after a reboot, on either node, still streams exactly once" {
+  policy_output pod_eshop_cart_app_sidecar_without_mount.json '{"fallback": "dual", "kubernetesVersion": "1.28"}'
+  kubelet_run_response pod_eshop_cart_app_sidecar_without_mount.json supported --duration 5 --reboot-after 2.5
+  only_streamer sidecar 1
+  kubelet_run_response pod_eshop_cart_app_sidecar_without_mount.json unsupported --duration 5 --reboot-after 2.5
+  only_streamer sidecar-legacy 1
+}
+
+# --- the injected streamer -----------------------------------------------------
+
+# The Job of pod_job_app_stream_annotation.json writes 15 lines, one every
+# 0.2 s, then exits; its streamer is injected from the annotation.
+JOB=pod_job_app_stream_annotation.json
+
+# job_run SETTINGS_JSON GRACE: the injected Job on a node with native
+# sidecars, with that grace period; sets $lag, the seconds from the app's
+# exit to the streamer's, when the pod is done, and $lines, what the
+# streamer printed.
+job_run() {
+  policy_output "${JOB}" "$1"
+  kubelet_run_response "${JOB}" supported --duration 12 --grace-period "$2"
+  report_has '.phase == "Succeeded" and .containers["cart-app"].exit_codes == [0]'
+  lag="$(printf '%s' "${report}" | jq '.containers.sidecar.instances[-1].finished_at - .containers["cart-app"].instances[0].finished_at')"
+  lines="$(output_of sidecar all | grep -c '^line ' || true)"
+  echo "the streamer stopped ${lag} s after the app; it printed ${lines} of 15 lines"
+}
+
+@test "the injected streamer prints every line, the last ones too, and the Job completes within drainSeconds of the app" {
+  job_run '{}' 30
+  [ "${lines}" -eq 15 ]
+  awk -v l="${lag}" 'BEGIN { exit !(l <= 2 + 1) }'
+  report_has '.containers.sidecar.exit_codes[-1] == 0'
+}
+
+@test "a streamer that execs tail ignores SIGTERM as PID 1 and holds the Job until the grace period ends" {
+  job_run '{"drainSeconds": 0}' 4
+  awk -v l="${lag}" 'BEGIN { exit !(l >= 4) }'
+}
+
+@test "a streamer that stops at once on SIGTERM loses the lines since its last read" {
+  policy_output "${JOB}" '{}'
+  # The injected script, with the drain taken out.
+  response="$(printf '%s' "${response}" | jq -c '.patch |= (@base64d | fromjson
+    | map(if .path == "/spec/initContainers" then .value[0].command[2] = "tail -n +1 -F \"$1\" & pid=$!; trap '"'"'kill \"$pid\"; exit 0'"'"' TERM INT; wait \"$pid\"" else . end)
+    | tojson | @base64)')"
+  kubelet_run_response "${JOB}" supported --duration 12 --grace-period 30
+  lines="$(output_of sidecar all | grep -c '^line ' || true)"
+  echo "the streamer that stops at once printed ${lines} of 15 lines"
+  # BusyBox tail reads about once a second: up to five lines of 0.2 s.
+  [ "${lines}" -ge 10 ]
+  [ "${lines}" -le 15 ]
+}
