@@ -30,7 +30,9 @@ import os
 import select
 import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 
 # A container's logs: both streams as `kubectl logs` shows them, and each alone.
@@ -346,8 +348,6 @@ def build_image(root):
         raise HostError(f"{BUSYBOX} is missing: apt-get install busybox")
     os.makedirs(os.path.join(root, "bin"))
     shutil.copy2(BUSYBOX, os.path.join(root, "bin", "busybox"))
-    import subprocess
-
     listing = subprocess.run([BUSYBOX, "--list-full"], capture_output=True, text=True, check=True)
     for rel in listing.stdout.split():
         if "/" not in rel or rel == "bin/busybox":
@@ -408,8 +408,12 @@ class Node:
         if self.restart_policy not in ("Always", "OnFailure", "Never"):
             raise InputError(f"restartPolicy {self.restart_policy!r}")
         self.notes = []
-        self.inits = [Spec(c, "init", i, self.native, self.notes) for i, c in enumerate(spec.get("initContainers") or [])]
-        self.regulars = [Spec(c, "regular", i, self.native, self.notes) for i, c in enumerate(spec.get("containers") or [])]
+        self.inits = [
+            Spec(c, "init", i, self.native, self.notes) for i, c in enumerate(spec.get("initContainers") or [])
+        ]
+        self.regulars = [
+            Spec(c, "regular", i, self.native, self.notes) for i, c in enumerate(spec.get("containers") or [])
+        ]
         if not self.regulars:
             raise InputError("the pod has no containers")
         names = [s.name for s in self.inits + self.regulars]
@@ -825,8 +829,7 @@ class Node:
         self.boot += 1
         self.boots.append({"started_at": round(self.now(), 3), "initialized_at": None})
         self.backoff = Backoff(self.args.time_scale)  # the kubelet's memory is gone
-        if self.phase != "Pending":
-            self.phase = "Pending"
+        self.phase = "Pending"
 
     def run(self):
         reboots = sorted(self.args.reboot_after or [])
@@ -849,7 +852,9 @@ class Node:
                     time.sleep(min(left, 0.02))
                     self.reap()
             ended = round(self.now(), 3)
-            was_running = {s.name: (self.latest(s) is not None and self.latest(s).running) for s in self.inits + self.regulars}
+            was_running = {
+                s.name: self.latest(s) is not None and self.latest(s).running for s in self.inits + self.regulars
+            }
             if alive:
                 self.kill_pod("the run is over")
         finally:
@@ -930,7 +935,10 @@ def main(argv=None):
         prog="kubelet.py",
         description="Run a pod's containers as real processes under a model of the kubelet's rules.",
     )
-    p.add_argument("pod", nargs="?", help="Pod, workload, AdmissionRequest or AdmissionReview (JSON; YAML with PyYAML); - for stdin")
+    p.add_argument(
+        "pod", nargs="?",
+        help="Pod, workload, AdmissionRequest or AdmissionReview (JSON; YAML with PyYAML); - for stdin",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--native-sidecars", dest="native_sidecars", action="store_true", default=None,
                       help="the node runs native sidecars (init containers with restartPolicy: Always)")
@@ -963,8 +971,6 @@ def main(argv=None):
     if args.poll <= 0 or args.duration <= 0 or args.grace_period < 0 or args.time_scale <= 0:
         p.error("--poll, --duration and --time-scale must be positive, --grace-period not negative")
     if args.run_dir is None:
-        import tempfile
-
         args.run_dir = tempfile.mkdtemp(prefix="kubelet-")
     try:
         name, spec = load_pod(args.pod, args.patch_from)
