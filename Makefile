@@ -157,9 +157,11 @@ fmt:
 	rustfmt --check --edition 2024 fuzz/fuzz_targets/*.rs
 	cargo fmt --manifest-path e2e-tests/runner/Cargo.toml -- --check
 
+# The runner's clippy runs in release mode, like its build and tests, so that
+# it reuses their build scripts and proc macros instead of compiling them again.
 lint:
 	cargo clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
-	cargo clippy $(CARGO_FLAGS) --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target --all-targets -- -D warnings
+	cargo clippy $(CARGO_FLAGS) --release --manifest-path e2e-tests/runner/Cargo.toml --target-dir e2e-tests/target --all-targets -- -D warnings
 
 # The runner's tests build in release mode to reuse the runner's own build of wasmtime.
 unit-tests:
