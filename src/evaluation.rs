@@ -215,24 +215,30 @@ pub fn evaluate_request(
         }
         None => settings,
     };
-    let dual_natives = native_halves(
-        location
-            .keys
-            .iter()
-            .try_fold(checked, |value, key| value.get(*key))
-            .and_then(|template| {
-                template
-                    .get("metadata")?
-                    .get("annotations")?
-                    .get(settings.annotation("dual"))
-            })
-            .and_then(Value::as_str),
-        pod_spec
-            .and_then(|spec| spec.get("initContainers"))
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice),
-        &location.spec_path,
-    );
+    // Only pods with init containers can hold a dual pair: the others, the
+    // request almost every pod makes, look up no annotation.
+    let init_containers = pod_spec
+        .and_then(|spec| spec.get("initContainers"))
+        .and_then(Value::as_array)
+        .filter(|list| !list.is_empty());
+    let dual_natives = match init_containers {
+        Some(init_containers) => native_halves(
+            location
+                .keys
+                .iter()
+                .try_fold(checked, |value, key| value.get(*key))
+                .and_then(|template| {
+                    template
+                        .get("metadata")?
+                        .get("annotations")?
+                        .get(settings.annotation("dual"))
+                })
+                .and_then(Value::as_str),
+            init_containers,
+            &location.spec_path,
+        ),
+        None => Vec::new(),
+    };
     let fields = field_findings(
         kind,
         checked,

@@ -273,15 +273,6 @@ impl DualPairs {
     pub fn volume(&self) -> Option<Value> {
         (!self.pairs.is_empty()).then(|| self.state.volume())
     }
-
-    /// The value of `PREFIX/dual`.
-    pub fn record(&self) -> String {
-        self.pairs
-            .iter()
-            .map(|(native, legacy)| format!("{native}={legacy}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
 }
 
 /// The kubectl paths of the `restartPolicy` of the native halves recorded

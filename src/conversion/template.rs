@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::conversion::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
 use crate::conversion::dual_form::{self, DualPairs};
 use crate::conversion::injection;
-use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles};
+use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles, covering_volume};
 use crate::error::PolicyError;
 use crate::host::Host;
 use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_support};
@@ -297,35 +297,20 @@ pub fn convert_template(
             &conversion.injected,
         );
         if let Some(pairs) = pairs.filter(|p| !p.pairs.is_empty()) {
-            record_dual(template, &annotations, &pairs, settings);
+            let records: Vec<String> = pairs
+                .pairs
+                .iter()
+                .map(|(native, legacy)| format!("{native}={legacy}"))
+                .collect();
+            record_names(
+                template,
+                &annotations,
+                settings.annotation("dual"),
+                &records,
+            );
         }
     }
     conversion
-}
-
-/// Records the dual pairs in `PREFIX/dual`, after any recorded before, so
-/// that the policy and the guard recognise both halves later.
-fn record_dual(
-    template: &mut Value,
-    annotations: &Map<String, Value>,
-    pairs: &DualPairs,
-    settings: &Settings,
-) {
-    let key = settings.annotation("dual");
-    let earlier = annotations
-        .get(&key)
-        .and_then(Value::as_str)
-        .filter(|v| !v.trim().is_empty());
-    let value = match earlier {
-        Some(earlier) => format!("{earlier},{}", pairs.record()),
-        None => pairs.record(),
-    };
-    let metadata = child_or_insert(template, "metadata", json!({}));
-    if let Some(Value::Object(annotations)) =
-        metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
-    {
-        annotations.insert(key, json!(value));
-    }
 }
 
 /// Both halves of each pair recorded in `PREFIX/dual` must still be there:
@@ -684,10 +669,8 @@ fn convert_spec(
         let mut access = Access::default();
         shared.give_access(&mut streamer, &path, &file, true, &mut access);
         if let Some((volume, kind)) = covering_volume(&streamer, &file).and_then(|v| {
-            Some((
-                v.to_string(),
-                injection::not_a_log_volume(shared.volumes(), v)?,
-            ))
+            let kind = injection::not_a_log_volume(shared.volumes(), &v)?;
+            Some((v, kind))
         }) {
             access.problems.push(PolicyError::StreamNotALogVolume {
                 path: path.clone(),
@@ -865,7 +848,7 @@ fn check_native(
             earlier
                 .iter()
                 .filter(|c| !is_native(c))
-                .any(|c| mount_volumes(c).any(|v| v == volume))
+                .any(|c| mount_volumes(c).any(|v| v == volume.as_str()))
         });
         if !prepared {
             conversion.notes.push(shorten(format!(
@@ -875,22 +858,6 @@ fn check_native(
             break;
         }
     }
-}
-
-/// The volume of the container's deepest mount that covers `file`.
-fn covering_volume<'c>(container: &'c Value, file: &str) -> Option<&'c str> {
-    container
-        .get("volumeMounts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|mount| {
-            let dir = field(mount, "mountPath")?.as_str()?.trim_end_matches('/');
-            let rest = file.strip_prefix(dir)?;
-            rest.starts_with('/').then(|| (dir.len(), name(mount)))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, volume)| volume)
 }
 
 fn mount_volumes(container: &Value) -> impl Iterator<Item = &str> {
@@ -1024,8 +991,9 @@ impl HostPorts {
     }
 }
 
-/// Records `added` names in the template's annotation `key`, after any
-/// recorded before, so that a validating guard can check them later.
+/// Records `added` entries (names, or the `NATIVE=LEGACY` pairs of
+/// `PREFIX/dual`) in the template's annotation `key`, after any recorded
+/// before, so that a validating guard can check them later.
 fn record_names(
     template: &mut Value,
     annotations: &Map<String, Value>,
@@ -1035,11 +1003,10 @@ fn record_names(
     if added.is_empty() {
         return;
     }
-    let converted = added;
     let mut names: Vec<&str> = annotated_names(annotations, &key);
     // A set, so that recording hundreds of sidecars stays linear.
     let mut recorded: HashSet<&str> = names.iter().copied().collect();
-    for name in converted {
+    for name in added {
         if recorded.insert(name) {
             names.push(name);
         }

@@ -149,6 +149,11 @@ fn covering(mounts: &[Mount], file: &str) -> Option<Mount> {
         .cloned()
 }
 
+/// The volume of the container's deepest mount that covers `file`.
+pub fn covering_volume(container: &Value, file: &str) -> Option<String> {
+    covering(&mounts(container), file).map(|mount| mount.volume)
+}
+
 /// A container's `volumeMounts` as they were: absent, `null`, or a list of
 /// that many mounts. Mounts are only ever appended, so this is enough to
 /// undo them.
