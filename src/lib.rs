@@ -12,6 +12,7 @@ pub mod request;
 pub mod sidecars;
 
 // What every stage shares.
+pub mod allocator;
 pub mod error;
 pub mod evaluation;
 pub mod host;
@@ -22,6 +23,11 @@ pub mod suggest;
 pub mod version;
 
 use evaluation::{Verdict, evaluate};
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: allocator::Chunked<std::alloc::System> =
+    allocator::Chunked::new(std::alloc::System);
 
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
