@@ -64,7 +64,7 @@ pub fn evaluate(bytes: &[u8], host: &dyn Host) -> Evaluation {
         Ok(payload) => payload,
         Err(e) => return Evaluation::reject(vec![PolicyError::PayloadNotJson(e.to_string())]),
     };
-    let settings = match Settings::from_value(&payload.settings) {
+    let settings = match Settings::cached(&payload.settings) {
         Ok(settings) => settings,
         Err(reason) => {
             return Evaluation::reject(vec![PolicyError::SettingsInPayload {

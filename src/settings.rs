@@ -1,5 +1,8 @@
 //! The policy's settings: defaults, strict parsing and validation.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -163,15 +166,39 @@ impl Settings {
                 });
             }
         }
-        // One key at a time, so that a type error names its setting.
-        for (key, field) in fields {
-            let single = Value::Object(Map::from_iter([(key.clone(), field.clone())]));
-            Settings::deserialize(&single).map_err(|e| format!("setting {key}: {e}"))?;
-        }
-        let settings =
-            Settings::deserialize(&Value::Object(fields.clone())).map_err(|e| e.to_string())?;
+        let defaults = Value::Object(Map::new());
+        let object = if value.is_null() { &defaults } else { value };
+        let settings = match Settings::deserialize(object) {
+            Ok(settings) => settings,
+            Err(whole) => {
+                // Again one key at a time, so that a type error names its
+                // setting; valid settings, the usual case, are read once.
+                for (key, field) in fields {
+                    let single = Value::Object(Map::from_iter([(key.clone(), field.clone())]));
+                    Settings::deserialize(&single).map_err(|e| format!("setting {key}: {e}"))?;
+                }
+                return Err(whole.to_string());
+            }
+        };
         settings.check()?;
         Ok(settings)
+    }
+
+    /// [`Settings::from_value`], remembered for the settings last read: a
+    /// policy-server sends the same settings with every request, so the
+    /// instance parses and checks them once.
+    pub fn cached(value: &Value) -> Result<Rc<Settings>, String> {
+        thread_local! {
+            static LAST: RefCell<Option<(Value, Rc<Settings>)>> = const { RefCell::new(None) };
+        }
+        LAST.with_borrow_mut(|last| match last {
+            Some((raw, settings)) if raw == value => Ok(Rc::clone(settings)),
+            _ => {
+                let settings = Rc::new(Settings::from_value(value)?);
+                *last = Some((value.clone(), Rc::clone(&settings)));
+                Ok(settings)
+            }
+        })
     }
 
     fn check(&self) -> Result<(), String> {
