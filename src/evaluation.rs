@@ -228,14 +228,12 @@ pub fn evaluate_request(
                 .iter()
                 .try_fold(checked, |value, key| value.get(*key))
                 .and_then(|template| {
-                    template
-                        .get("metadata")?
-                        .get("annotations")?
-                        .get(settings.annotation("dual"))
+                    let annotations = template.get("metadata")?.get("annotations")?;
+                    settings.annotation_in(annotations.as_object()?, "dual")
                 })
                 .and_then(Value::as_str),
             init_containers,
-            &location.spec_path,
+            location.spec_path,
         ),
         None => Vec::new(),
     };
@@ -243,7 +241,7 @@ pub fn evaluate_request(
         kind,
         checked,
         pod_spec,
-        &location.spec_path,
+        location.spec_path,
         field_settings,
         &dual_natives,
     );
@@ -271,7 +269,7 @@ pub fn evaluate_request(
                 .cloned()
                 .collect();
             if !sidecars.is_empty() && conversion.problems.is_empty() {
-                warnings.push(review_warning(&location.spec_path, &sidecars));
+                warnings.push(review_warning(location.spec_path, &sidecars));
             }
         }
     }

@@ -262,6 +262,19 @@ impl Settings {
     pub fn annotation(&self, name: &str) -> String {
         format!("{}/{name}", self.annotation_prefix)
     }
+
+    /// The value of the policy's annotation `name` in `annotations`, found
+    /// without building its full name: most pods carry none of them.
+    pub fn annotation_in<'a>(
+        &self,
+        annotations: &'a Map<String, Value>,
+        name: &str,
+    ) -> Option<&'a Value> {
+        annotations.iter().find_map(|(key, value)| {
+            let rest = key.strip_prefix(self.annotation_prefix.as_str())?;
+            (rest.strip_prefix('/')? == name).then_some(value)
+        })
+    }
 }
 
 /// The default `terminationGracePeriodSeconds`: a longer drain is cut short.

@@ -83,7 +83,7 @@ fn decide(
         Some(NodeSupport::Failed(error)) => (configured, None, Some((error, true))),
     };
     let setting_too_old = configured < NATIVE_SIDECARS_SINCE;
-    let path = location.spec_path.clone();
+    let path = location.spec_path;
     if settings.fallback == Fallback::Dual {
         let reason = match (&old_nodes, &unknown) {
             (Some((nodes, 0)), _) if !setting_too_old => {
@@ -130,7 +130,7 @@ fn decide(
     match old_nodes {
         _ if setting_too_old && reject => {
             conversion.problems.push(PolicyError::KubernetesTooOld {
-                path,
+                path: path.to_string(),
                 version: configured.to_string(),
             });
         }
@@ -139,7 +139,7 @@ fn decide(
              server and node (kubernetesVersion: {configured})"
         ))),
         Some((nodes, _)) if reject => {
-            conversion.problems.push(PolicyError::NodesTooOld { path, nodes });
+            conversion.problems.push(PolicyError::NodesTooOld { path: path.to_string(), nodes });
         }
         Some((nodes, _)) => conversion.notes.push(shorten(format!(
             "not converted: native sidecars need kubelet {NATIVE_SIDECARS_SINCE}+, and the pod may run \
@@ -169,7 +169,7 @@ pub fn convert_template(
     if merge_legacy_copies {
         drop_legacy_copies(template, location, settings, &mut conversion);
     }
-    conversion.problems = shape_problems(template, &location.metadata_path, &location.spec_path);
+    conversion.problems = shape_problems(template, location.metadata_path, location.spec_path);
     if !conversion.problems.is_empty() {
         return conversion;
     }
@@ -179,8 +179,12 @@ pub fn convert_template(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let opt_out_key = settings.annotation("native");
-    if annotations.get(&opt_out_key).and_then(Value::as_str) == Some("false") {
+    if settings
+        .annotation_in(&annotations, "native")
+        .and_then(Value::as_str)
+        == Some("false")
+    {
+        let opt_out_key = settings.annotation("native");
         if settings.allow_opt_out {
             conversion.notes.push(shorten(format!(
                 "{opt_out_key}=false: log sidecars left as they are"
@@ -257,16 +261,15 @@ pub fn convert_template(
     };
     // Natives named here are the user's or the policy's own: their problems
     // are refusals, not warnings.
-    let recorded: HashSet<&str> = annotated_names(&annotations, &settings.annotation("converted"))
-        .into_iter()
-        .chain(annotated_names(
-            &annotations,
-            &settings.annotation("containers"),
-        ))
-        .collect();
-    let dual_key = settings.annotation("dual");
-    let recorded_dual = annotations
-        .get(&dual_key)
+    let recorded: HashSet<&str> =
+        annotated_names(settings.annotation_in(&annotations, "converted"))
+            .into_iter()
+            .chain(annotated_names(
+                settings.annotation_in(&annotations, "containers"),
+            ))
+            .collect();
+    let recorded_dual = settings
+        .annotation_in(&annotations, "dual")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let plan = Plan {
@@ -287,13 +290,15 @@ pub fn convert_template(
         record_names(
             template,
             &annotations,
-            settings.annotation("converted"),
+            settings,
+            "converted",
             &conversion.converted,
         );
         record_names(
             template,
             &annotations,
-            settings.annotation("injected"),
+            settings,
+            "injected",
             &conversion.injected,
         );
         if let Some(pairs) = pairs.filter(|p| !p.pairs.is_empty()) {
@@ -302,12 +307,7 @@ pub fn convert_template(
                 .iter()
                 .map(|(native, legacy)| format!("{native}={legacy}"))
                 .collect();
-            record_names(
-                template,
-                &annotations,
-                settings.annotation("dual"),
-                &records,
-            );
+            record_names(template, &annotations, settings, "dual", &records);
         }
     }
     conversion
@@ -323,8 +323,8 @@ fn check_dual_pairs(
     settings: &Settings,
     conversion: &mut Conversion,
 ) {
-    let Some(recorded) = annotations
-        .get(&settings.annotation("dual"))
+    let Some(recorded) = settings
+        .annotation_in(annotations, "dual")
         .and_then(Value::as_str)
     else {
         return;
@@ -344,7 +344,7 @@ fn check_dual_pairs(
             (true, false) => legacy,
         };
         let problem = PolicyError::DualPairBroken {
-            path: location.spec_path.clone(),
+            path: location.spec_path.to_string(),
             native: native.to_string(),
             legacy: legacy.to_string(),
             missing: missing.to_string(),
@@ -366,13 +366,12 @@ fn drop_legacy_copies(
     settings: &Settings,
     conversion: &mut Conversion,
 ) {
-    let key = settings.annotation("converted");
     let recorded: Vec<String> = template
         .get("metadata")
         .and_then(|metadata| metadata.get("annotations"))
         .and_then(Value::as_object)
         .map(|annotations| {
-            annotated_names(annotations, &key)
+            annotated_names(settings.annotation_in(annotations, "converted"))
                 .into_iter()
                 .map(str::to_string)
                 .collect()
@@ -443,11 +442,13 @@ fn wanted_injections(
     location: &TemplateLocation,
     settings: &Settings,
 ) -> Result<Vec<(String, String)>, Vec<PolicyError>> {
-    let key = settings.annotation("stream");
-    let Some(value) = annotations.get(&key).and_then(Value::as_str) else {
+    let Some(value) = settings
+        .annotation_in(annotations, "stream")
+        .and_then(Value::as_str)
+    else {
         return Ok(Vec::new());
     };
-    let entries = injection::entries(&key, value)?;
+    let entries = injection::entries(&settings.annotation("stream"), value)?;
     let empty = Vec::new();
     let list = |k| spec.get(k).and_then(Value::as_array).unwrap_or(&empty);
     let all: Vec<&Value> = list("containers")
@@ -473,8 +474,8 @@ fn wanted_injections(
         match existing(&sidecar) {
             Some(c) if injection::streams(c, &entry.path) => continue,
             Some(_) => problems.push(PolicyError::StreamNameTaken {
-                path: location.spec_path.clone(),
-                annotation: key.clone(),
+                path: location.spec_path.to_string(),
+                annotation: settings.annotation("stream"),
                 name: sidecar,
                 file: entry.path,
             }),
@@ -997,13 +998,15 @@ impl HostPorts {
 fn record_names(
     template: &mut Value,
     annotations: &Map<String, Value>,
-    key: String,
+    settings: &Settings,
+    annotation: &str,
     added: &[String],
 ) {
     if added.is_empty() {
         return;
     }
-    let mut names: Vec<&str> = annotated_names(annotations, &key);
+    let key = settings.annotation(annotation);
+    let mut names: Vec<&str> = annotated_names(annotations.get(&key));
     // A set, so that recording hundreds of sidecars stays linear.
     let mut recorded: HashSet<&str> = names.iter().copied().collect();
     for name in added {

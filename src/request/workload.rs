@@ -5,33 +5,39 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateLocation {
     pub keys: &'static [&'static str],
-    pub metadata_path: String,
-    pub spec_path: String,
+    pub metadata_path: &'static str,
+    pub spec_path: &'static str,
 }
 
-const POD: &[&str] = &[];
-const TEMPLATE: &[&str] = &["spec", "template"];
-const CRONJOB_TEMPLATE: &[&str] = &["spec", "jobTemplate", "spec", "template"];
+const POD: TemplateLocation = TemplateLocation {
+    keys: &[],
+    metadata_path: "metadata",
+    spec_path: "spec",
+};
+const TEMPLATE: TemplateLocation = TemplateLocation {
+    keys: &["spec", "template"],
+    metadata_path: "spec.template.metadata",
+    spec_path: "spec.template.spec",
+};
+const CRONJOB_TEMPLATE: TemplateLocation = TemplateLocation {
+    keys: &["spec", "jobTemplate", "spec", "template"],
+    metadata_path: "spec.jobTemplate.spec.template.metadata",
+    spec_path: "spec.jobTemplate.spec.template.spec",
+};
 
 /// The pod template of `kind`, or `None` for kinds that have none.
 pub fn template_location(kind: &str) -> Option<TemplateLocation> {
-    let keys = match kind {
-        "Pod" => POD,
+    match kind {
+        "Pod" => Some(POD),
         "Deployment"
         | "ReplicaSet"
         | "StatefulSet"
         | "DaemonSet"
         | "Job"
-        | "ReplicationController" => TEMPLATE,
-        "CronJob" => CRONJOB_TEMPLATE,
-        _ => return None,
-    };
-    let prefix: String = keys.iter().map(|k| format!("{k}.")).collect();
-    Some(TemplateLocation {
-        keys,
-        metadata_path: format!("{prefix}metadata"),
-        spec_path: format!("{prefix}spec"),
-    })
+        | "ReplicationController" => Some(TEMPLATE),
+        "CronJob" => Some(CRONJOB_TEMPLATE),
+        _ => None,
+    }
 }
 
 /// Whether the policy acts on this operation. The API server forbids

@@ -39,9 +39,8 @@ pub struct Sidecar {
 }
 
 /// Names listed in a comma-separated annotation value.
-pub fn annotated_names<'a>(annotations: &'a Map<String, Value>, key: &str) -> Vec<&'a str> {
-    annotations
-        .get(key)
+pub fn annotated_names(value: Option<&Value>) -> Vec<&str> {
+    value
         .and_then(Value::as_str)
         .map(|value| {
             value
@@ -83,8 +82,7 @@ pub fn declared_sidecars(
 
     // Sets of names, so that pods with hundreds of containers stay linear;
     // most pods list none, and then hash nothing.
-    let listed_key = settings.annotation("containers");
-    let listed = annotated_names(annotations, &listed_key);
+    let listed = annotated_names(settings.annotation_in(annotations, "containers"));
     let names: HashSet<&str> = if listed.is_empty() {
         HashSet::new()
     } else {
@@ -94,7 +92,7 @@ pub fn declared_sidecars(
         .iter()
         .filter(|n| !names.contains(*n))
         .map(|n| PolicyError::UnknownDeclaredContainer {
-            annotation: listed_key.clone(),
+            annotation: settings.annotation("containers"),
             name: n.to_string(),
         })
         .collect();
@@ -102,9 +100,10 @@ pub fn declared_sidecars(
         return Err(unknown);
     }
     let listed: HashSet<&str> = listed.into_iter().collect();
-    let converted: HashSet<&str> = annotated_names(annotations, &settings.annotation("converted"))
-        .into_iter()
-        .collect();
+    let converted: HashSet<&str> =
+        annotated_names(settings.annotation_in(annotations, "converted"))
+            .into_iter()
+            .collect();
 
     let explicit = |c: &Value| {
         listed.contains(name(c))
@@ -113,8 +112,8 @@ pub fn declared_sidecars(
     };
     // The legacy halves of dual pairs are sidecars too, not apps: they count
     // for neither the two containers detection needs nor the one it keeps.
-    let legacy_halves: HashSet<&str> = annotations
-        .get(&settings.annotation("dual"))
+    let legacy_halves: HashSet<&str> = settings
+        .annotation_in(annotations, "dual")
         .and_then(Value::as_str)
         .map(|pairs| recorded_pairs(pairs).into_iter().map(|(_, l)| l).collect())
         .unwrap_or_default();
