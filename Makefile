@@ -6,7 +6,7 @@ SOURCE_FILES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 WASM_TARGET := wasm32-wasip1
 
 RUNNER := e2e-tests/target/release/log-sidecar-runner
-FLOOR_DIR := target/$(WASM_TARGET)/release
+FLOOR_DIR := target/floors
 RUNNER_SOURCES := $(shell find e2e-tests/runner/src -name '*.rs') e2e-tests/runner/Cargo.toml e2e-tests/runner/Cargo.lock
 
 .PHONY: all test unit-tests fmt lint wasm-target e2e-tools e2e-tests run run-tools clean
@@ -19,10 +19,21 @@ all: policy.wasm
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
+# wasm-opt (binaryen, from npm) runs over what cargo builds, the policy and
+# the floors alike: 100 KB smaller at the same speed. The features are those
+# rustc enables for wasm32-wasip1 and wasmtime runs.
+BINARYEN := binaryen@132.0.0
+WASM_OPT_DIR := target/binaryen
+WASM_OPT := $(WASM_OPT_DIR)/node_modules/.bin/wasm-opt
+WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+	--enable-nontrapping-float-to-int
+$(WASM_OPT):
+	npm install --silent --no-audit --no-fund --prefix $(WASM_OPT_DIR) $(BINARYEN)
+
 # `+`: with `make -jN`, cargo takes its jobs from make's slots.
-policy.wasm: $(SOURCE_FILES) | wasm-target
+policy.wasm: $(SOURCE_FILES) | wasm-target $(WASM_OPT)
 	+cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release --lib
-	cp target/$(WASM_TARGET)/release/log_sidecar_policy.wasm policy.wasm
+	$(WASM_OPT) $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/log_sidecar_policy.wasm -o policy.wasm
 
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
 	@command -v kwctl >/dev/null || { echo "kwctl is needed to annotate the policy: https://github.com/kubewarden/kubewarden-controller/releases" >&2; exit 1; }
@@ -56,12 +67,21 @@ release-check:
 
 # The baselines of `make bench` (floors/): the least a policy does with a
 # request, built with the policy's release profile. Cargo skips what is current.
-floors: | wasm-target
+floors: | wasm-target $(WASM_OPT)
 	cargo build $(CARGO_FLAGS) --target=$(WASM_TARGET) --release -p accept-floor -p mutate-floor -p list-floor
+	@mkdir -p $(FLOOR_DIR)
+	@for floor in accept_floor mutate_floor list_floor; do \
+		built=target/$(WASM_TARGET)/release/$$floor.wasm; \
+		[ $(FLOOR_DIR)/$$floor.wasm -nt $$built ] || \
+			$(WASM_OPT) $(WASM_OPT_FLAGS) $$built -o $(FLOOR_DIR)/$$floor.wasm || exit 1; \
+	done
 
-# Module sizes against the budget; annotated-policy.wasm needs kwctl.
+# Module sizes against the budget; annotated-policy.wasm needs kwctl. The goal
+# is 512 KB (512,000 bytes); the budget fails a build that grows past today's
+# size by more than noise.
+SIZE_BUDGET := 560000
 size: policy.wasm
-	@bytes=$$(wc -c < policy.wasm); echo "policy.wasm: $$bytes bytes (budget 1000000)"; \
+	@bytes=$$(wc -c < policy.wasm); echo "policy.wasm: $$bytes bytes (budget $(SIZE_BUDGET))"; \
 	if command -v kwctl >/dev/null; then \
 		$(MAKE) -s annotated-policy.wasm && echo "annotated-policy.wasm: $$(wc -c < annotated-policy.wasm) bytes"; \
 	elif [ -f annotated-policy.wasm ]; then \
@@ -69,7 +89,7 @@ size: policy.wasm
 	else \
 		echo "annotated-policy.wasm: not built, kwctl is not installed"; \
 	fi; \
-	[ "$$bytes" -le 1000000 ]
+	[ "$$bytes" -le $(SIZE_BUDGET) ]
 
 # Policy against floor medians per request, in one runner; exits 1 when a
 # ratio is over its budget. See docs/performance.md.

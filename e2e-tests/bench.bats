@@ -6,7 +6,7 @@
 
 load helpers
 
-FLOORS="${ROOT}/target/wasm32-wasip1/release"
+FLOORS="${ROOT}/target/floors"
 
 setup() {
   SESSION="${BATS_TEST_TMPDIR}/nodes-5000.yml"
