@@ -8,6 +8,7 @@ use crate::conversion::template::convert_template;
 use crate::error::PolicyError;
 use crate::fields::field_checks::field_findings;
 use crate::host::Host;
+use crate::raw_json::Field;
 use crate::request::payload::{self, Request};
 use crate::request::workload::{acts_on, template_location};
 use crate::settings::{Mode, Settings};
@@ -119,13 +120,13 @@ pub fn treatment(kind: &str, operation: &str, object: &Value, settings: &Setting
 
 fn has_controller(object: &Value) -> bool {
     object
-        .get("metadata")
-        .and_then(|metadata| metadata.get("ownerReferences"))
+        .field("metadata")
+        .and_then(|metadata| metadata.field("ownerReferences"))
         .and_then(Value::as_array)
         .is_some_and(|owners| {
             owners
                 .iter()
-                .any(|owner| owner.get("controller") == Some(&Value::Bool(true)))
+                .any(|owner| owner.field("controller") == Some(&Value::Bool(true)))
         })
 }
 
@@ -202,7 +203,7 @@ pub fn evaluate_request(
         .keys
         .iter()
         .try_fold(checked, |value, key| value.get(*key))
-        .and_then(|template| template.get("spec"));
+        .and_then(|template| template.field("spec"));
     // The fields the pod's nodes would drop too.
     let at_nodes;
     let field_settings = match conversion.kubernetes_version {
@@ -218,7 +219,7 @@ pub fn evaluate_request(
     // Only pods with init containers can hold a dual pair: the others, the
     // request almost every pod makes, look up no annotation.
     let init_containers = pod_spec
-        .and_then(|spec| spec.get("initContainers"))
+        .and_then(|spec| spec.field("initContainers"))
         .and_then(Value::as_array)
         .filter(|list| !list.is_empty());
     let dual_natives = match init_containers {
@@ -228,7 +229,7 @@ pub fn evaluate_request(
                 .iter()
                 .try_fold(checked, |value, key| value.get(*key))
                 .and_then(|template| {
-                    let annotations = template.get("metadata")?.get("annotations")?;
+                    let annotations = template.field("metadata")?.field("annotations")?;
                     settings.annotation_in(annotations.as_object()?, "dual")
                 })
                 .and_then(Value::as_str),

@@ -1,18 +1,34 @@
 //! Reading and editing raw JSON in place, so that every field the policy
 //! does not mean to change stays exactly as it came.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The value at `key` of a JSON object; `None` when absent or when `value`
 /// is not an object. Pod specs and containers hold a dozen keys or so, and
 /// comparing that many keys costs less than hashing one (serde_json's maps
 /// hash with SipHash), so small objects are searched in order.
 pub fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
-    let object = value.as_object()?;
-    if object.len() <= SEARCHED_IN_ORDER {
-        object.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-    } else {
-        object.get(key)
+    value.as_object()?.field(key)
+}
+
+/// [`field`] as a method of JSON values and objects.
+pub trait Field {
+    fn field(&self, key: &str) -> Option<&Value>;
+}
+
+impl Field for Map<String, Value> {
+    fn field(&self, key: &str) -> Option<&Value> {
+        if self.len() <= SEARCHED_IN_ORDER {
+            self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        } else {
+            self.get(key)
+        }
+    }
+}
+
+impl Field for Value {
+    fn field(&self, key: &str) -> Option<&Value> {
+        field(self, key)
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use crate::conversion::change::Change;
-use crate::raw_json::field;
+use crate::raw_json::{Field, field};
 use crate::settings::is_dns_label;
 use crate::sidecars::log_sidecars::name;
 
@@ -40,7 +40,7 @@ impl StateVolume {
         let mount_paths: Vec<&str> = containers
             .iter()
             .flat_map(|c| {
-                c.get("volumeMounts")
+                c.field("volumeMounts")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -152,7 +152,7 @@ fn wrapped(container: &Value, script: String, argv: &[Value], state: &StateVolum
     let mut command = vec![json!("/bin/sh"), json!("-c"), json!(script), json!(sidecar)];
     command.extend(argv.iter().cloned());
     let source = container.as_object().cloned().unwrap_or_default();
-    let had_command = !matches!(source.get("command"), None | Some(Value::Null));
+    let had_command = !matches!(source.field("command"), None | Some(Value::Null));
     let mut out = Map::with_capacity(source.len() + 1);
     for (key, value) in source {
         match key.as_str() {

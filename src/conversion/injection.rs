@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use crate::error::PolicyError;
-use crate::raw_json::field;
+use crate::raw_json::{Field, field};
 use crate::settings::{Settings, is_dns_label};
 use crate::sidecars::log_sidecars::name;
 use crate::sidecars::tail_command::{is_pseudo_file, tail_follow};
@@ -157,7 +157,7 @@ pub fn security_context(writer: Option<&Value>, pod_context: Option<&Value>) -> 
         "readOnlyRootFilesystem": true,
         "seccompProfile": {"type": "RuntimeDefault"},
     });
-    let from_writer = writer.and_then(|w| w.get("securityContext"));
+    let from_writer = writer.and_then(|w| w.field("securityContext"));
     for key in ["runAsUser", "runAsGroup", "runAsNonRoot"] {
         if let Some(value) = from_writer
             .and_then(|c| c.get(key))
@@ -173,7 +173,7 @@ pub fn security_context(writer: Option<&Value>, pod_context: Option<&Value>) -> 
                 .is_some_and(|v| !v.is_null())
     };
     let non_root = context["runAsNonRoot"] == json!(true)
-        || pod_context.and_then(|p| p.get("runAsNonRoot")) == Some(&json!(true));
+        || pod_context.and_then(|p| p.field("runAsNonRoot")) == Some(&json!(true));
     if non_root && !set("runAsUser") {
         context["runAsUser"] = json!(65534);
     }

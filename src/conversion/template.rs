@@ -11,7 +11,7 @@ use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles, covering
 use crate::error::PolicyError;
 use crate::host::Host;
 use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_support};
-use crate::raw_json::{child_or_insert, field};
+use crate::raw_json::{Field, child_or_insert, field};
 use crate::request::pod_shape::shape_problems;
 use crate::request::workload::TemplateLocation;
 use crate::settings::{Fallback, Mode, Placement, Settings, SidecarSupport};
@@ -174,8 +174,8 @@ pub fn convert_template(
         return conversion;
     }
     let annotations = template
-        .get("metadata")
-        .and_then(|metadata| metadata.get("annotations"))
+        .field("metadata")
+        .and_then(|metadata| metadata.field("annotations"))
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
@@ -216,7 +216,7 @@ pub fn convert_template(
     let to_convert =
         !declared.regular.is_empty() || !declared.stripped.is_empty() || !inject.is_empty();
     let natives = spec
-        .get("initContainers")
+        .field("initContainers")
         .and_then(Value::as_array)
         .is_some_and(|list| list.iter().any(is_native));
     if !to_convert && !natives {
@@ -330,7 +330,7 @@ fn check_dual_pairs(
         return;
     };
     let list = |key| {
-        spec.get(key)
+        spec.field(key)
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice)
     };
@@ -367,8 +367,8 @@ fn drop_legacy_copies(
     conversion: &mut Conversion,
 ) {
     let recorded: Vec<String> = template
-        .get("metadata")
-        .and_then(|metadata| metadata.get("annotations"))
+        .field("metadata")
+        .and_then(|metadata| metadata.field("annotations"))
         .and_then(Value::as_object)
         .map(|annotations| {
             annotated_names(settings.annotation_in(annotations, "converted"))
@@ -383,7 +383,7 @@ fn drop_legacy_copies(
     let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
-    let natives: HashSet<&str> = match spec.get("initContainers") {
+    let natives: HashSet<&str> = match spec.field("initContainers") {
         Some(Value::Array(list)) => list
             .iter()
             .filter(|c| is_native(c))
@@ -392,7 +392,7 @@ fn drop_legacy_copies(
             .collect(),
         _ => return,
     };
-    let Some(Value::Array(containers)) = spec.get("containers") else {
+    let Some(Value::Array(containers)) = spec.field("containers") else {
         return;
     };
     let copies: Vec<usize> = containers
@@ -450,7 +450,7 @@ fn wanted_injections(
     };
     let entries = injection::entries(&settings.annotation("stream"), value)?;
     let empty = Vec::new();
-    let list = |k| spec.get(k).and_then(Value::as_array).unwrap_or(&empty);
+    let list = |k| spec.field(k).and_then(Value::as_array).unwrap_or(&empty);
     let all: Vec<&Value> = list("containers")
         .iter()
         .chain(list("initContainers"))
@@ -563,11 +563,11 @@ fn convert_spec(
             .chain(&init_containers)
             .chain(moving.iter().map(|c| &c.container))
             .collect();
-        let restart_policy = spec.get("restartPolicy").and_then(Value::as_str);
+        let restart_policy = spec.field("restartPolicy").and_then(Value::as_str);
         DualPairs::new(reason, &volumes, &every, restart_policy, &recorded_dual)
     });
 
-    let pod_security = spec.get("securityContext").cloned();
+    let pod_security = spec.field("securityContext").cloned();
     let regular_count = apps.len() + kept.len();
     let mut shared = SharedFiles::new(
         &mut apps,
@@ -863,7 +863,7 @@ fn check_native(
 
 fn mount_volumes(container: &Value) -> impl Iterator<Item = &str> {
     container
-        .get("volumeMounts")
+        .field("volumeMounts")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -895,8 +895,8 @@ fn refusals(
         problems.push(PolicyError::StartupProbe { path: path.clone() });
     }
     if container
-        .get("lifecycle")
-        .and_then(|lifecycle| lifecycle.get("postStart"))
+        .field("lifecycle")
+        .and_then(|lifecycle| lifecycle.field("postStart"))
         .is_some_and(|h| !h.is_null())
     {
         problems.push(PolicyError::PostStart { path: path.clone() });
@@ -938,13 +938,13 @@ struct HostPorts {
 
 fn host_ports(container: &Value) -> Vec<(i64, String, String)> {
     container
-        .get("ports")
+        .field("ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|p| {
             let port = p
-                .get("hostPort")
+                .field("hostPort")
                 .and_then(Value::as_i64)
                 .filter(|&n| n > 0)?;
             let text = |k, default| p.get(k).and_then(Value::as_str).unwrap_or(default);

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::conversion::change::Change;
 use crate::error::PolicyError;
-use crate::raw_json::{child_or_insert, field};
+use crate::raw_json::{Field, child_or_insert, field};
 use crate::sidecars::log_sidecars::name;
 
 /// A `volumeMount` as far as file locations go.
@@ -134,7 +134,7 @@ fn components<'p>(sub: &'p str, rest: &'p str) -> impl Iterator<Item = &'p str> 
 
 fn mounts(container: &Value) -> Vec<Mount> {
     container
-        .get("volumeMounts")
+        .field("volumeMounts")
         .and_then(Value::as_array)
         .map(|mounts| mounts.iter().map(Mount::read).collect())
         .unwrap_or_default()
@@ -164,7 +164,7 @@ impl MountsMark {
     pub fn of(container: &Value) -> MountsMark {
         MountsMark(
             container
-                .get("volumeMounts")
+                .field("volumeMounts")
                 .map(|mounts| mounts.as_array().map(Vec::len)),
         )
     }
@@ -494,7 +494,7 @@ impl<'a> SharedFiles<'a> {
             volumes: self.volumes.len(),
             app_mounts: self
                 .may_create_volume()
-                .then(|| self.apps[0].get("volumeMounts").cloned()),
+                .then(|| self.apps[0].field("volumeMounts").cloned()),
         }
     }
 
@@ -544,7 +544,7 @@ fn parent(file: &str) -> Option<&str> {
 fn differing_variable(expr: &str, app: &Value, sidecar: &Value) -> Option<String> {
     let env_var = |container: &Value, variable: &str| {
         container
-            .get("env")
+            .field("env")
             .and_then(Value::as_array)
             .and_then(|env| env.iter().find(|e| name(e) == variable))
             .cloned()

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::kube_path::Path;
-use crate::raw_json::field;
+use crate::raw_json::{Field, field};
 use crate::version::KubeVersion;
 
 /// One field the API server would drop.
@@ -114,7 +114,7 @@ impl Condition {
             Condition::NonEmptyList => value.as_array().is_some_and(|list| !list.is_empty()),
             Condition::ImageVolume => is_image_volume(value),
             Condition::ImageVolumeMount => value
-                .get("name")
+                .field("name")
                 .and_then(Value::as_str)
                 .is_some_and(|name| image_volumes.contains(&name)),
         }
@@ -122,17 +122,17 @@ impl Condition {
 }
 
 fn is_image_volume(volume: &Value) -> bool {
-    volume.get("image").is_some_and(Value::is_object)
+    volume.field("image").is_some_and(Value::is_object)
 }
 
 fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
     pod_spec
-        .get("volumes")
+        .field("volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|volume| is_image_volume(volume))
-        .filter_map(|volume| volume.get("name").and_then(Value::as_str))
+        .filter_map(|volume| volume.field("name").and_then(Value::as_str))
 }
 
 /// One step of a pattern: the keys visited in turn, and whether the value

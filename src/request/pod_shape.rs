@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::PolicyError;
 use crate::kube_path::Path;
-use crate::raw_json::field;
+use crate::raw_json::{Field, field};
 use crate::settings::is_dns_label;
 
 /// The container lists the policy reads and writes.
@@ -21,16 +21,16 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
         problems: &mut problems,
     };
     let metadata_path = Path::Root(metadata_path);
-    if let Some(metadata) = check.object(template.get("metadata"), &metadata_path) {
+    if let Some(metadata) = check.object(template.field("metadata"), &metadata_path) {
         let path = metadata_path.field("annotations");
-        if let Some(annotations) = check.object(metadata.get("annotations"), &path) {
+        if let Some(annotations) = check.object(metadata.field("annotations"), &path) {
             for (key, value) in annotations {
                 check.string(Some(value), &path.key(key));
             }
         }
     }
     let spec_path = Path::Root(spec_path);
-    let Some(spec) = check.object(template.get("spec"), &spec_path) else {
+    let Some(spec) = check.object(template.field("spec"), &spec_path) else {
         return problems;
     };
     let mut names = HashSet::new();
@@ -59,7 +59,7 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
     }
     let volumes_path = spec_path.field("volumes");
     for (i, volume) in check
-        .list(spec.get("volumes"), &volumes_path)
+        .list(spec.field("volumes"), &volumes_path)
         .iter()
         .enumerate()
     {

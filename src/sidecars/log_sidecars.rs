@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::conversion::dual_form::recorded_pairs;
 use crate::error::PolicyError;
-use crate::raw_json::field;
+use crate::raw_json::{Field, field};
 use crate::settings::Settings;
 use crate::sidecars::tail_command::{TailFollow, tail_follow};
 
@@ -77,7 +77,7 @@ pub fn declared_sidecars(
     settings: &Settings,
 ) -> Result<Declared, Vec<PolicyError>> {
     let empty = Vec::new();
-    let list = |key| spec.get(key).and_then(Value::as_array).unwrap_or(&empty);
+    let list = |key| spec.field(key).and_then(Value::as_array).unwrap_or(&empty);
     let (containers, init_containers) = (list("containers"), list("initContainers"));
 
     // Sets of names, so that pods with hundreds of containers stay linear;
