@@ -567,4 +567,55 @@ mod tests {
         };
         assert_eq!(settings.annotation("converted"), "example.com/converted");
     }
+
+    #[rstest]
+    #[case::the_policy_annotation(json!({"example.com/converted": "a"}), Some(json!("a")))]
+    #[case::another_prefix(json!({"example.org/converted": "a"}), None)]
+    #[case::a_longer_prefix(json!({"example.com.evil/converted": "a"}), None)]
+    #[case::another_name(json!({"example.com/converted-x": "a"}), None)]
+    #[case::no_slash(json!({"example.comconverted": "a"}), None)]
+    #[case::among_others(json!({"app": "x", "example.com/converted": "b"}), Some(json!("b")))]
+    fn annotations_are_found_by_prefix_and_name(
+        #[case] annotations: Value,
+        #[case] found: Option<Value>,
+    ) {
+        let settings = Settings {
+            annotation_prefix: "example.com".to_string(),
+            ..Settings::default()
+        };
+        let annotations = annotations.as_object().expect("an object");
+        assert_eq!(
+            settings.annotation_in(annotations, "converted"),
+            found.as_ref()
+        );
+    }
+
+    #[test]
+    fn the_settings_last_read_are_remembered_and_replaced_when_they_change() {
+        let validate = json!({"mode": "validate"});
+        let mutate = json!({"placement": "first"});
+        assert_eq!(
+            Settings::cached(&validate).map(|s| s.mode),
+            Ok(Mode::Validate)
+        );
+        assert_eq!(
+            Settings::cached(&validate).map(|s| s.mode),
+            Ok(Mode::Validate)
+        );
+        let other = Settings::cached(&mutate).expect("valid settings");
+        assert_eq!(
+            (other.mode, other.placement),
+            (Mode::Mutate, Placement::First)
+        );
+        assert_eq!(
+            Settings::cached(&json!({"mode": "nope"})).map(|s| s.mode),
+            Err(
+                "setting mode: unknown variant `nope`, expected `mutate` or `validate`".to_string()
+            )
+        );
+        assert_eq!(
+            Settings::cached(&validate).map(|s| s.mode),
+            Ok(Mode::Validate)
+        );
+    }
 }
