@@ -173,14 +173,11 @@ pub fn convert_template(
     if !conversion.problems.is_empty() {
         return conversion;
     }
-    let annotations = template
-        .field("metadata")
-        .and_then(|metadata| metadata.field("annotations"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let empty = Map::new();
+    let (annotations, spec) = annotations_and_spec(template);
+    let annotations = annotations.unwrap_or(&empty);
     if settings
-        .annotation_in(&annotations, "native")
+        .annotation_in(annotations, "native")
         .and_then(Value::as_str)
         == Some("false")
     {
@@ -195,18 +192,18 @@ pub fn convert_template(
             "{opt_out_key}=false ignored: this policy does not allow opting out"
         )));
     }
-    let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
+    let Some(spec) = spec else {
         return conversion;
     };
-    check_dual_pairs(&annotations, spec, location, settings, &mut conversion);
-    let declared = match declared_sidecars(&annotations, spec, settings) {
+    check_dual_pairs(annotations, spec, location, settings, &mut conversion);
+    let declared = match declared_sidecars(annotations, spec, settings) {
         Ok(declared) => declared,
         Err(problems) => {
             conversion.problems = problems;
             return conversion;
         }
     };
-    let inject = match wanted_injections(&annotations, spec, location, settings) {
+    let inject = match wanted_injections(annotations, spec, location, settings) {
         Ok(inject) => inject,
         Err(problems) => {
             conversion.problems = problems;
@@ -261,15 +258,14 @@ pub fn convert_template(
     };
     // Natives named here are the user's or the policy's own: their problems
     // are refusals, not warnings.
-    let recorded: HashSet<&str> =
-        annotated_names(settings.annotation_in(&annotations, "converted"))
-            .into_iter()
-            .chain(annotated_names(
-                settings.annotation_in(&annotations, "containers"),
-            ))
-            .collect();
+    let recorded: HashSet<&str> = annotated_names(settings.annotation_in(annotations, "converted"))
+        .into_iter()
+        .chain(annotated_names(
+            settings.annotation_in(annotations, "containers"),
+        ))
+        .collect();
     let recorded_dual = settings
-        .annotation_in(&annotations, "dual")
+        .annotation_in(annotations, "dual")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let plan = Plan {
@@ -286,31 +282,52 @@ pub fn convert_template(
         plan,
         &mut conversion,
     );
-    if conversion.problems.is_empty() {
-        record_names(
-            template,
-            &annotations,
-            settings,
-            "converted",
-            &conversion.converted,
-        );
-        record_names(
-            template,
-            &annotations,
-            settings,
-            "injected",
-            &conversion.injected,
-        );
-        if let Some(pairs) = pairs.filter(|p| !p.pairs.is_empty()) {
-            let records: Vec<String> = pairs
-                .pairs
-                .iter()
-                .map(|(native, legacy)| format!("{native}={legacy}"))
-                .collect();
-            record_names(template, &annotations, settings, "dual", &records);
+    if !conversion.problems.is_empty() {
+        return conversion;
+    }
+    let pairs: Vec<String> = pairs
+        .iter()
+        .flat_map(|pairs| &pairs.pairs)
+        .map(|(native, legacy)| format!("{native}={legacy}"))
+        .collect();
+    let records: Vec<(String, Value)> = [
+        ("converted", &conversion.converted),
+        ("injected", &conversion.injected),
+        ("dual", &pairs),
+    ]
+    .into_iter()
+    .filter_map(|(annotation, added)| record(annotations, settings, annotation, added))
+    .collect();
+    // The annotations and the spec were parts of the template; done with
+    // both, the template takes the records.
+    for (key, value) in records {
+        let metadata = child_or_insert(template, "metadata", json!({}));
+        if let Some(Value::Object(annotations)) =
+            metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
+        {
+            annotations.insert(key, value);
         }
     }
     conversion
+}
+
+type Object = Map<String, Value>;
+
+/// The template's annotations, to read, and its spec, to change: two parts
+/// of one object, borrowed together so that the annotations need no copy.
+fn annotations_and_spec(template: &mut Value) -> (Option<&Object>, Option<&mut Object>) {
+    let (mut annotations, mut spec) = (None, None);
+    for (key, value) in template.as_object_mut().into_iter().flatten() {
+        match key.as_str() {
+            "metadata" => {
+                let metadata: &Value = value;
+                annotations = metadata.field("annotations").and_then(Value::as_object);
+            }
+            "spec" => spec = value.as_object_mut(),
+            _ => {}
+        }
+    }
+    (annotations, spec)
 }
 
 /// Both halves of each pair recorded in `PREFIX/dual` must still be there:
@@ -992,21 +1009,21 @@ impl HostPorts {
     }
 }
 
-/// Records `added` entries (names, or the `NATIVE=LEGACY` pairs of
-/// `PREFIX/dual`) in the template's annotation `key`, after any recorded
-/// before, so that a validating guard can check them later.
-fn record_names(
-    template: &mut Value,
+/// The new value of the template's annotation `annotation` that records
+/// `added` (converted or injected names, or `NATIVE=LEGACY` pairs of
+/// `PREFIX/dual`) after any recorded before, so that a validating guard can
+/// check them later; `None` when it records them already.
+fn record(
     annotations: &Map<String, Value>,
     settings: &Settings,
     annotation: &str,
     added: &[String],
-) {
+) -> Option<(String, Value)> {
     if added.is_empty() {
-        return;
+        return None;
     }
-    let key = settings.annotation(annotation);
-    let mut names: Vec<&str> = annotated_names(annotations.get(&key));
+    let recorded_value = settings.annotation_in(annotations, annotation);
+    let mut names: Vec<&str> = annotated_names(recorded_value);
     // A set, so that recording hundreds of sidecars stays linear.
     let mut recorded: HashSet<&str> = names.iter().copied().collect();
     for name in added {
@@ -1015,15 +1032,7 @@ fn record_names(
         }
     }
     let value = json!(names.join(","));
-    if annotations.get(&key) == Some(&value) {
-        return;
-    }
-    let metadata = child_or_insert(template, "metadata", json!({}));
-    if let Some(Value::Object(annotations)) =
-        metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
-    {
-        annotations.insert(key, value);
-    }
+    (recorded_value != Some(&value)).then(|| (settings.annotation(annotation), value))
 }
 
 /// Takes a list out of the spec, leaving an empty list (or whatever was
