@@ -19,8 +19,9 @@ use std::ptr;
 /// clearing the low bits of its address.
 pub const CHUNK: usize = 64 * 1024;
 /// Blocks larger than this, or aligned more than [`ALIGN`], are the backing
-/// allocator's: a chunk holds many blocks, so one long-lived block pins
-/// little memory.
+/// allocator's. One live small block keeps its whole chunk from reuse, so
+/// the chunks in use are at most the live small blocks plus one: what lives
+/// on in the instance is a few tables and the settings last read.
 pub const LARGE: usize = 8 * 1024;
 /// The largest alignment served from chunks, and the size of their header.
 pub const ALIGN: usize = 16;
@@ -42,7 +43,8 @@ pub struct Chunked<B> {
     backing: B,
     /// The chunk blocks are bumped from; null before the first block.
     current: Cell<*mut Header>,
-    /// The first free byte of `current`.
+    /// The offset of the first free byte in `current`. Offsets, not
+    /// addresses: a chunk at the top of a 32-bit memory ends at 2^32.
     next: Cell<usize>,
     /// Empty chunks other than `current`, ready for reuse.
     empty: Cell<*mut Header>,
@@ -61,9 +63,8 @@ fn chunk_of(block: *mut u8) -> *mut Header {
     (block as usize & !(CHUNK - 1)) as *mut Header
 }
 
-fn first_byte(chunk: *mut Header) -> usize {
-    chunk as usize + size_of::<Header>()
-}
+/// The offset of a chunk's first block.
+const FIRST: usize = size_of::<Header>();
 
 impl<B: GlobalAlloc> Chunked<B> {
     pub const fn new(backing: B) -> Self {
@@ -75,18 +76,14 @@ impl<B: GlobalAlloc> Chunked<B> {
         }
     }
 
-    /// Makes an empty chunk current: the current one itself when it is
-    /// empty, else a reused or a new one. The full chunk it replaces goes to
-    /// the empty list when its last block is freed.
+    /// Makes an empty chunk current, a reused or a new one. The chunk it
+    /// replaces has live blocks (an empty current chunk starts over, and any
+    /// small block fits there), and goes to the empty list when its last
+    /// block is freed.
     fn refill(&self) -> bool {
-        let current = self.current.get();
-        // SAFETY: `current` and the chunks of the empty list are live chunks
-        // of this allocator, with initialised headers.
+        // SAFETY: the chunks of the empty list are live chunks of this
+        // allocator, with initialised headers.
         unsafe {
-            if !current.is_null() && (*current).live == 0 {
-                self.next.set(first_byte(current));
-                return true;
-            }
             let mut chunk = self.empty.get();
             if chunk.is_null() {
                 let layout = Layout::from_size_align_unchecked(CHUNK, CHUNK);
@@ -102,7 +99,7 @@ impl<B: GlobalAlloc> Chunked<B> {
                 next_empty: ptr::null_mut(),
             });
             self.current.set(chunk);
-            self.next.set(first_byte(chunk));
+            self.next.set(FIRST);
         }
         true
     }
@@ -111,27 +108,21 @@ impl<B: GlobalAlloc> Chunked<B> {
     fn bump(&self, layout: Layout) -> *mut u8 {
         let size = layout.size().max(1);
         let align = layout.align();
-        let fits = |next: usize| {
-            let start = (next + align - 1) & !(align - 1);
-            let chunk = self.current.get();
-            (!chunk.is_null() && start + size <= chunk as usize + CHUNK).then_some(start)
+        // The offset of the block in the current chunk, if it fits there.
+        // Chunks are aligned to CHUNK, so aligning the offset aligns the block.
+        let fits = || {
+            let start = (self.next.get() + align - 1) & !(align - 1);
+            (!self.current.get().is_null() && start + size <= CHUNK).then_some(start)
         };
-        let start = match fits(self.next.get()) {
-            Some(start) => start,
-            None => {
-                if !self.refill() {
-                    return ptr::null_mut();
-                }
-                match fits(self.next.get()) {
-                    Some(start) => start,
-                    None => return ptr::null_mut(),
-                }
-            }
+        let Some(start) = fits().or_else(|| if self.refill() { fits() } else { None }) else {
+            return ptr::null_mut();
         };
         self.next.set(start + size);
+        let chunk = self.current.get();
         // SAFETY: `current` is a live chunk (`fits` checked it is not null).
-        unsafe { (*self.current.get()).live += 1 };
-        start as *mut u8
+        unsafe { (*chunk).live += 1 };
+        // Below the chunk's end, so below 2^32.
+        (chunk as usize + start) as *mut u8
     }
 
     /// # Safety
@@ -144,7 +135,7 @@ impl<B: GlobalAlloc> Chunked<B> {
             (*chunk).live -= 1;
             if (*chunk).live == 0 {
                 if chunk == self.current.get() {
-                    self.next.set(first_byte(chunk));
+                    self.next.set(FIRST);
                 } else {
                     (*chunk).next_empty = self.empty.get();
                     self.empty.set(chunk);
@@ -185,14 +176,15 @@ unsafe impl<B: GlobalAlloc> GlobalAlloc for Chunked<B> {
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         match (is_small(layout), is_small(new_layout)) {
             (true, true) => {
-                let end = block as usize + new_size;
+                let chunk = chunk_of(block);
+                let offset = block as usize - chunk as usize;
                 // The last block bumped grows or shrinks where it is: a
                 // string or a vector being written.
-                if block as usize + layout.size().max(1) == self.next.get()
-                    && chunk_of(block) == self.current.get()
-                    && end <= self.current.get() as usize + CHUNK
+                if chunk == self.current.get()
+                    && offset + layout.size().max(1) == self.next.get()
+                    && offset + new_size <= CHUNK
                 {
-                    self.next.set(end);
+                    self.next.set(offset + new_size);
                     return block;
                 }
                 if new_size <= layout.size() {
@@ -224,19 +216,22 @@ mod tests {
     use std::alloc::System;
     use std::cell::RefCell;
 
-    /// System, counting the blocks it holds.
+    /// System, counting the blocks it holds, and among them the chunks.
     #[derive(Default)]
     struct Counting {
         held: RefCell<usize>,
+        chunks: RefCell<usize>,
     }
 
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             *self.held.borrow_mut() += 1;
+            *self.chunks.borrow_mut() += usize::from(layout.align() == CHUNK);
             unsafe { System.alloc(layout) }
         }
         unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
             *self.held.borrow_mut() -= 1;
+            *self.chunks.borrow_mut() -= usize::from(layout.align() == CHUNK);
             unsafe { System.dealloc(block, layout) }
         }
     }
@@ -339,6 +334,59 @@ mod tests {
     }
 
     #[test]
+    fn a_block_grown_in_place_is_not_handed_out_again() {
+        let a = Chunked::new(Counting::default());
+        let top = filled(&a, 16, 1);
+        let grown = unsafe { a.realloc(top, layout(16, 8), 64) };
+        assert_eq!(grown, top);
+        unsafe { ptr::write_bytes(grown, 1, 64) };
+        let next = filled(&a, 64, 2);
+        assert!(holds(grown, 64, 1), "the grown block is intact");
+        assert!(holds(next, 64, 2));
+    }
+
+    #[test]
+    fn the_last_block_of_a_full_chunk_moves_to_grow() {
+        let a = Chunked::new(Counting::default());
+        let first = filled(&a, 8, 0);
+        let chunk = chunk_of(first);
+        // Blocks of 8 bytes from the first one to the chunk's end: the last
+        // of them ends the chunk.
+        let count = (chunk as usize + CHUNK - first as usize) / 8;
+        let blocks: Vec<*mut u8> = (1..count).map(|_| filled(&a, 8, 0)).collect();
+        let last = *blocks.last().expect("blocks");
+        assert_eq!(chunk_of(last), chunk);
+        assert_eq!(
+            last as usize + 8,
+            chunk as usize + CHUNK,
+            "the chunk is full"
+        );
+        unsafe { ptr::write_bytes(last, 3, 8) };
+        let moved = unsafe { a.realloc(last, layout(8, 8), 64) };
+        assert_ne!(
+            chunk_of(moved),
+            chunk,
+            "a block cannot grow past its chunk's end"
+        );
+        assert!(holds(moved, 8, 3), "its bytes move with it");
+    }
+
+    #[test]
+    fn overaligned_blocks_are_reallocated_by_the_backing_allocator() {
+        let a = Chunked::new(Counting::default());
+        let block = unsafe { a.alloc(layout(64, 64)) };
+        unsafe { ptr::write_bytes(block, 5, 64) };
+        let grown = unsafe { a.realloc(block, layout(64, 64), 128) };
+        assert_eq!(grown as usize % 64, 0);
+        assert!(holds(grown, 64, 5));
+        let shrunk = unsafe { a.realloc(grown, layout(128, 64), 32) };
+        assert_eq!(shrunk as usize % 64, 0);
+        assert!(holds(shrunk, 32, 5));
+        unsafe { a.dealloc(shrunk, layout(32, 64)) };
+        assert_eq!(*a.backing.held.borrow(), 0, "no chunk, nothing left");
+    }
+
+    #[test]
     fn a_random_workload_never_overlaps_or_corrupts_blocks() {
         let a = Chunked::new(Counting::default());
         let mut live: Vec<(*mut u8, usize, u8)> = Vec::new();
@@ -378,6 +426,22 @@ mod tests {
         for (block, size, byte) in live {
             assert!(holds(block, size, byte));
             unsafe { a.dealloc(block, layout(size, 8)) };
+        }
+        let chunks = *a.backing.chunks.borrow();
+        assert_eq!(
+            *a.backing.held.borrow(),
+            chunks,
+            "every large block is freed"
+        );
+        // All chunks are empty: another burst reuses them.
+        let burst: Vec<*mut u8> = (0..chunks * 8).map(|_| filled(&a, 4000, 9)).collect();
+        assert_eq!(
+            *a.backing.chunks.borrow(),
+            chunks,
+            "no new chunk for the same load"
+        );
+        for block in burst {
+            unsafe { a.dealloc(block, layout(4000, 8)) };
         }
     }
 }
