@@ -8,7 +8,7 @@ use crate::conversion::template::convert_template;
 use crate::error::PolicyError;
 use crate::fields::field_checks::field_findings;
 use crate::host::Host;
-use crate::raw_json::Field;
+use crate::raw_json::{Field, annotations};
 use crate::request::payload::{self, Request};
 use crate::request::workload::{acts_on, template_location};
 use crate::settings::{Mode, Settings};
@@ -228,10 +228,7 @@ pub fn evaluate_request(
                 .keys
                 .iter()
                 .try_fold(checked, |value, key| value.get(*key))
-                .and_then(|template| {
-                    let annotations = template.field("metadata")?.field("annotations")?;
-                    settings.annotation_in(annotations.as_object()?, "dual")
-                })
+                .and_then(|template| settings.annotation_in(annotations(template)?, "dual"))
                 .and_then(Value::as_str),
             init_containers,
             location.spec_path,

@@ -11,6 +11,12 @@ pub fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     value.as_object()?.field(key)
 }
 
+/// The `metadata.annotations` of an object (a pod template), when they are
+/// an object.
+pub fn annotations(object: &Value) -> Option<&Map<String, Value>> {
+    object.field("metadata")?.field("annotations")?.as_object()
+}
+
 /// [`field`] as a method of JSON values and objects.
 pub trait Field {
     fn field(&self, key: &str) -> Option<&Value>;

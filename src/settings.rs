@@ -149,11 +149,10 @@ impl Settings {
     /// Parses and validates settings, with a message that names the setting
     /// at fault. `null` means "all defaults", as Kubewarden sends it.
     pub fn from_value(value: &Value) -> Result<Settings, String> {
-        let empty = Map::new();
-        let fields = match value {
-            Value::Null => &empty,
-            Value::Object(fields) => fields,
-            _ => return Err("settings must be an object".to_string()),
+        let defaults = Value::Object(Map::new());
+        let value = if value.is_null() { &defaults } else { value };
+        let Some(fields) = value.as_object() else {
+            return Err("settings must be an object".to_string());
         };
         for key in fields.keys() {
             if !SETTING_NAMES.contains(&key.as_str()) {
@@ -166,9 +165,7 @@ impl Settings {
                 });
             }
         }
-        let defaults = Value::Object(Map::new());
-        let object = if value.is_null() { &defaults } else { value };
-        let settings = match Settings::deserialize(object) {
+        let settings = match Settings::deserialize(value) {
             Ok(settings) => settings,
             Err(whole) => {
                 // Again one key at a time, so that a type error names its

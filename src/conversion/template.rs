@@ -11,7 +11,7 @@ use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles, covering
 use crate::error::PolicyError;
 use crate::host::Host;
 use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_support};
-use crate::raw_json::{Field, child_or_insert, field};
+use crate::raw_json::{Field, annotations, child_or_insert, field};
 use crate::request::pod_shape::shape_problems;
 use crate::request::workload::TemplateLocation;
 use crate::settings::{Fallback, Mode, Placement, Settings, SidecarSupport};
@@ -316,18 +316,18 @@ type Object = Map<String, Value>;
 /// The template's annotations, to read, and its spec, to change: two parts
 /// of one object, borrowed together so that the annotations need no copy.
 fn annotations_and_spec(template: &mut Value) -> (Option<&Object>, Option<&mut Object>) {
-    let (mut annotations, mut spec) = (None, None);
+    let (mut template_annotations, mut spec) = (None, None);
     for (key, value) in template.as_object_mut().into_iter().flatten() {
         match key.as_str() {
             "metadata" => {
                 let metadata: &Value = value;
-                annotations = metadata.field("annotations").and_then(Value::as_object);
+                template_annotations = metadata.field("annotations").and_then(Value::as_object);
             }
             "spec" => spec = value.as_object_mut(),
             _ => {}
         }
     }
-    (annotations, spec)
+    (template_annotations, spec)
 }
 
 /// Both halves of each pair recorded in `PREFIX/dual` must still be there:
@@ -383,10 +383,7 @@ fn drop_legacy_copies(
     settings: &Settings,
     conversion: &mut Conversion,
 ) {
-    let recorded: Vec<String> = template
-        .field("metadata")
-        .and_then(|metadata| metadata.field("annotations"))
-        .and_then(Value::as_object)
+    let recorded: Vec<String> = annotations(template)
         .map(|annotations| {
             annotated_names(settings.annotation_in(annotations, "converted"))
                 .into_iter()
