@@ -2,14 +2,15 @@
 
 /// The known name closest to `given`: one that differs only by letter case, or
 /// else the nearest within two edits. Ties go to the earlier entry of `known`.
+/// Known names (fields, settings, feature gates) are ASCII, so case is
+/// compared as ASCII: Unicode's case tables would add 17 KB to the module.
 pub fn nearest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let given_lower = given.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for candidate in known {
         if candidate == given {
             continue;
         }
-        let distance = if candidate.to_lowercase() == given_lower {
+        let distance = if candidate.eq_ignore_ascii_case(given) {
             0
         } else {
             edit_distance(given, candidate)
