@@ -737,14 +737,29 @@ fn convert_spec(
     pairs
 }
 
-/// The app containers and the sidecars left in place, back in their order.
+/// The app containers and the sidecars left in place, back in their order:
+/// each original index is taken once, and containers new to the list
+/// (`usize::MAX`) come last, in the order they were added.
 fn merge_by_index(apps: Vec<Value>, indices: Vec<usize>, kept: Vec<(usize, Value)>) -> Vec<Value> {
     if kept.is_empty() {
         return apps;
     }
-    let mut all: Vec<(usize, Value)> = indices.into_iter().zip(apps).chain(kept).collect();
-    all.sort_by_key(|(index, _)| *index);
-    all.into_iter().map(|(_, container)| container).collect()
+    let known = |index: &&usize| **index != usize::MAX;
+    let end = indices
+        .iter()
+        .chain(kept.iter().map(|(index, _)| index))
+        .filter(known)
+        .max()
+        .map_or(0, |last| last + 1);
+    let mut slots: Vec<Option<Value>> = vec![None; end];
+    let mut added = Vec::new();
+    for (index, container) in indices.into_iter().zip(apps).chain(kept) {
+        match slots.get_mut(index) {
+            Some(slot) => *slot = Some(container),
+            None => added.push(container),
+        }
+    }
+    slots.into_iter().flatten().chain(added).collect()
 }
 
 /// Makes one declared sidecar native in place: refusals, the follow
@@ -1102,5 +1117,30 @@ mod tests {
             }
         }
         assert!(checked > 0, "some fixture takes the no-change path");
+    }
+
+    #[test]
+    fn containers_left_in_place_take_back_their_index_and_new_ones_come_last() {
+        let named = |name: &str| json!({ "name": name });
+        let apps = vec![named("app-0"), named("app-2")];
+        let kept = vec![
+            (usize::MAX, named("new-a")),
+            (4, named("left-alone-4")),
+            (1, named("legacy-1")),
+            (usize::MAX, named("new-b")),
+        ];
+        let merged: Vec<Value> = merge_by_index(apps, vec![0, 2], kept);
+        assert_eq!(
+            merged,
+            [
+                "app-0",
+                "legacy-1",
+                "app-2",
+                "left-alone-4",
+                "new-a",
+                "new-b"
+            ]
+            .map(named)
+        );
     }
 }

@@ -43,11 +43,12 @@ pub fn candidates(spec: &Map<String, Value>) -> Candidates {
         .and_then(Value::as_object)
         .filter(|labels| !labels.is_empty())
         .map(|labels| {
-            let mut pairs: Vec<(&String, &str)> = labels
+            let mut pairs: Vec<(&str, &str)> = labels
                 .iter()
-                .map(|(k, v)| (k, v.as_str().unwrap_or_default()))
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
                 .collect();
-            pairs.sort();
+            // Keys are unique: an unstable sort orders them as a stable one.
+            pairs.sort_unstable_by_key(|(k, _)| *k);
             pairs
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))

@@ -69,12 +69,12 @@ impl TailFollow {
     }
 }
 
-/// Applies `edits` to the container's `command` and `args`.
+/// Applies `edits`, in the order [`tail_follow`] gives them (the order of
+/// the command line), to the container's `command` and `args`.
 pub fn apply_edits(container: &mut Value, edits: &[Edit]) {
-    // Later ranges first, so that earlier ones keep their offsets.
-    let mut ordered: Vec<&Edit> = edits.iter().collect();
-    ordered.sort_by_key(|e| (e.key, e.index, std::cmp::Reverse(e.range.start)));
-    for edit in ordered {
+    // Later ranges first, so that earlier ones in the same string keep
+    // their offsets.
+    for edit in edits.iter().rev() {
         let slot = container
             .get_mut(edit.key)
             .and_then(|list| list.get_mut(edit.index));
@@ -554,6 +554,10 @@ mod tests {
     #[case::every_follow_option(
         json!({"command": ["tail", "-f", "--follow=name", "/a.log"]}),
         json!({"command": ["tail", "-F", "-F", "/a.log"]})
+    )]
+    #[case::later_options_first_so_earlier_offsets_hold(
+        json!({"command": ["sh", "-c", "tail --follow -f /a.log"]}),
+        json!({"command": ["sh", "-c", "tail -F -F /a.log"]})
     )]
     #[case::retrying_already_changes_nothing(
         json!({"command": ["tail", "-f", "--retry", "/a.log"]}),
