@@ -42,7 +42,7 @@ rejected_exactly() {
 @test "a payload with invalid UTF-8" {
   evaluate_payload "${MALFORMED}/invalid_utf8.payload" \
     "it refuses a request file that is not UTF-8 before the policy runs"
-  rejected_exactly 'the validation payload is not valid JSON: invalid unicode code point at line 1 column 298'
+  rejected_exactly 'the validation payload is not valid JSON: invalid UTF-8 at line 1 column 298'
 }
 
 @test "JSON nested deeper than the parser allows" {

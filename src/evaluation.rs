@@ -63,7 +63,7 @@ fn bounded(mut problems: Vec<String>) -> Vec<String> {
 pub fn evaluate(bytes: &[u8], host: &dyn Host) -> Evaluation {
     let payload = match payload::read(bytes) {
         Ok(payload) => payload,
-        Err(e) => return Evaluation::reject(vec![PolicyError::PayloadNotJson(e.to_string())]),
+        Err(e) => return Evaluation::reject(vec![PolicyError::PayloadNotJson(e)]),
     };
     let settings = match Settings::cached(&payload.settings) {
         Ok(settings) => settings,
@@ -85,7 +85,7 @@ pub fn evaluate(bytes: &[u8], host: &dyn Host) -> Evaluation {
 
 /// The `request` of a payload, read anew and whole.
 fn request_as_sent(bytes: &[u8]) -> Value {
-    serde_json::from_slice::<Value>(bytes)
+    crate::raw_json::parse::<Value>(bytes)
         .ok()
         .and_then(|mut payload| payload.get_mut("request").map(Value::take))
         .unwrap_or_default()

@@ -1,7 +1,28 @@
 //! Reading and editing raw JSON in place, so that every field the policy
 //! does not mean to change stays exactly as it came.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
+
+/// Reads JSON from bytes. The UTF-8 is checked first and whole, and then
+/// serde_json's reader of text parses: the policy holds one JSON reader, not
+/// also the one for bytes (their number parsers alone are 20 KB of the
+/// module each), and strings that are only skipped are checked too. The
+/// error is serde_json's, or the place of the first byte that is not UTF-8.
+pub fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    serde_json::from_str(utf8(bytes)?).map_err(|e| e.to_string())
+}
+
+/// `bytes` as text, or where the first byte that is not UTF-8 is, counted as
+/// serde_json counts lines and columns.
+pub fn utf8(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + before.iter().rev().take_while(|&&b| b != b'\n').count();
+        format!("invalid UTF-8 at line {line} column {column}")
+    })
+}
 
 /// The value at `key` of a JSON object; `None` when absent or when `value`
 /// is not an object. Pod specs and containers hold a dozen keys or so, and
@@ -73,6 +94,26 @@ mod tests {
         assert_eq!(field(&large, "k30"), Some(&json!(30)));
         assert_eq!(field(&large, "k99"), None);
         assert_eq!(field(&json!(["a"]), "a"), None, "not an object");
+    }
+
+    #[rstest::rstest]
+    #[case::on_the_first_line(b"{\"a\": \"\xff\"}", "invalid UTF-8 at line 1 column 8")]
+    #[case::after_a_newline(b"{\n  \"ab\xc3\"}", "invalid UTF-8 at line 2 column 6")]
+    #[case::in_a_key(b"\n\n{\"\xe2\x82\": 1}", "invalid UTF-8 at line 3 column 3")]
+    fn bytes_that_are_not_utf8_are_refused_at_their_place(
+        #[case] bytes: &[u8],
+        #[case] expected: &str,
+    ) {
+        assert_eq!(parse::<Value>(bytes), Err(expected.to_string()));
+    }
+
+    #[test]
+    fn json_text_reads_as_serde_json_reads_it() {
+        assert_eq!(parse::<Value>(br#"{"a": [1.5]}"#), Ok(json!({"a": [1.5]})));
+        assert_eq!(
+            parse::<Value>(b"{\"a\": }"),
+            Err("expected value at line 1 column 7".to_string())
+        );
     }
 
     #[test]

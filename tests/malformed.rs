@@ -37,7 +37,7 @@ fn answer(name: &str) -> Value {
 )]
 #[case::invalid_utf8(
     "invalid_utf8.payload",
-    &["the validation payload is not valid JSON: invalid unicode code point at line 1 column 298"]
+    &["the validation payload is not valid JSON: invalid UTF-8 at line 1 column 298"]
 )]
 #[case::nesting_deeper_than_the_parser_allows(
     "nesting_deeper_than_the_parser_allows.payload",

@@ -90,7 +90,7 @@ fn floats_in_fields_the_policy_does_not_touch_come_back_unchanged() {
 #[case::null_container("null_container.payload", "spec.containers[1] must be an object")]
 #[case::invalid_utf8_in_the_skipped_envelope(
     "invalid_utf8_in_the_skipped_envelope.payload",
-    "the validation payload is not valid JSON: invalid unicode code point at line 29 column 9"
+    "the validation payload is not valid JSON: invalid UTF-8 at line 29 column 9"
 )]
 fn inputs_that_once_passed_are_refused_with_their_path(
     #[case] payload: &str,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::host::Host;
+use crate::raw_json::parse;
 use crate::version::KubeVersion;
 
 /// The only fields of a Node the policy reads; the host prunes the rest.
@@ -156,8 +157,8 @@ pub fn node_support(host: &dyn Host, candidates: &Candidates, needed: KubeVersio
         Err(e) => return NodeSupport::Failed(e),
     };
     let nodes = match candidates {
-        Candidates::Pinned(_) => serde_json::from_slice::<Node>(&answer).map(|node| vec![node]),
-        Candidates::Selected(_) => serde_json::from_slice::<NodeList>(&answer).map(|l| l.items),
+        Candidates::Pinned(_) => parse::<Node>(&answer).map(|node| vec![node]),
+        Candidates::Selected(_) => parse::<NodeList>(&answer).map(|l| l.items),
     };
     let nodes = match nodes {
         Ok(nodes) => nodes,
