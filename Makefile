@@ -76,10 +76,9 @@ floors: | wasm-target $(WASM_OPT)
 			$(WASM_OPT) $(WASM_OPT_FLAGS) $$built -o $(FLOOR_DIR)/$$floor.wasm || exit 1; \
 	done
 
-# Module sizes against the budget; annotated-policy.wasm needs kwctl. The goal
-# is 512 KB (512,000 bytes); the budget fails a build that grows past today's
-# size by more than noise.
-SIZE_BUDGET := 560000
+# Module sizes against the budget, the goal of docs/performance.md: 512 KB
+# (512,000 bytes). annotated-policy.wasm needs kwctl.
+SIZE_BUDGET := 512000
 size: policy.wasm
 	@bytes=$$(wc -c < policy.wasm); echo "policy.wasm: $$bytes bytes (budget $(SIZE_BUDGET))"; \
 	if command -v kwctl >/dev/null; then \
