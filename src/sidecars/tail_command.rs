@@ -163,17 +163,42 @@ fn basename(path: &str) -> &str {
 }
 
 /// Outside quotes, what makes a script more than one simple command to this
-/// policy: operators, redirections, expansions, globs and comments.
-const SPECIAL: [char; 17] = [
-    '\n', ';', '&', '|', '<', '>', '(', ')', '`', '$', '*', '?', '[', '#', '~', '{', '}',
-];
+/// policy: operators, redirections, expansions, globs and comments. All
+/// ASCII, so scripts are scanned byte by byte: no byte of a multi-byte
+/// character can be one of them.
+fn is_special(byte: u8) -> bool {
+    matches!(
+        byte,
+        b'\n'
+            | b';'
+            | b'&'
+            | b'|'
+            | b'<'
+            | b'>'
+            | b'('
+            | b')'
+            | b'`'
+            | b'$'
+            | b'*'
+            | b'?'
+            | b'['
+            | b'#'
+            | b'~'
+            | b'{'
+            | b'}'
+    )
+}
+
+fn is_quoting(byte: u8) -> bool {
+    matches!(byte, b'\'' | b'"' | b'\\')
+}
 
 /// Blanks and newlines around a script change nothing: a YAML block scalar
 /// (`- |`) ends the script with a newline.
 const SURROUNDING: [char; 3] = [' ', '\t', '\n'];
 
 /// Splits a shell script into words when it is one simple command: quotes
-/// and backslashes are honoured; any [`SPECIAL`] character makes it a
+/// and backslashes are honoured; any [`is_special`] character makes it a
 /// script this policy does not try to understand. A leading `exec` is
 /// dropped, since it does not change what runs.
 fn split_simple_command(script: &str, place: Place) -> Option<Vec<Word<'_>>> {
@@ -186,16 +211,17 @@ fn split_simple_command(script: &str, place: Place) -> Option<Vec<Word<'_>>> {
             ..place.clone()
         })
     };
-    let mut words = if trimmed.contains(['\'', '"', '\\']) {
+    let mut words = if trimmed.bytes().any(is_quoting) {
         split_quoted(trimmed, at)?
-    } else if trimmed.contains(SPECIAL) {
+    } else if trimmed.bytes().any(is_special) {
         return None;
     } else {
-        // Nothing quoted, the usual case: the words are what blanks separate.
+        // Nothing quoted, the usual case: the words are what blanks separate
+        // (ASCII, so every index is a character boundary).
         let mut words = Vec::new();
         let mut start = None;
-        for (i, c) in trimmed.char_indices().chain([(trimmed.len(), ' ')]) {
-            match (c == ' ' || c == '\t', start) {
+        for (i, b) in trimmed.bytes().enumerate().chain([(trimmed.len(), b' ')]) {
+            match (b == b' ' || b == b'\t', start) {
                 (true, Some(s)) => {
                     words.push(Word {
                         text: Cow::Borrowed(&trimmed[s..i]),
@@ -271,7 +297,7 @@ fn split_quoted(script: &str, at: impl Fn(usize) -> Option<Place>) -> Option<Vec
                     w.push(escaped);
                 }
             }
-            c if SPECIAL.contains(&c) => return None,
+            c if c.is_ascii() && is_special(c as u8) => return None,
             _ => word
                 .get_or_insert_with(|| (String::new(), i, true))
                 .0
