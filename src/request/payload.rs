@@ -7,8 +7,8 @@
 //! every kind of bad input gets the same answer either way.
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use crate::raw_json;
 
@@ -149,7 +149,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
             match key {
                 RequestKey::Kind => request.kind = map.next_value()?,
                 RequestKey::Operation => request.operation = map.next_value()?,
-                RequestKey::Object => request.object = map.next_value()?,
+                RequestKey::Object => request.object = map.next_value_seed(Build::new())?,
                 RequestKey::Other => skip(&mut map)?,
             }
         }
@@ -159,6 +159,97 @@ impl<'de> Visitor<'de> for RequestVisitor {
 
 fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
     map.next_value::<IgnoredAny>().map(drop)
+}
+
+/// Builds the `Value` that serde_json builds, with each object's map made
+/// at its final size: the entries of the objects being read wait on one
+/// stack, so that no map grows and rehashes its keys while it is filled.
+struct Build<'s> {
+    entries: Option<&'s mut Vec<(String, Value)>>,
+}
+
+impl Build<'_> {
+    fn new() -> Self {
+        Build { entries: None }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self.entries {
+            Some(entries) => deserializer.deserialize_any(BuildVisitor { entries }),
+            None => deserializer.deserialize_any(BuildVisitor {
+                entries: &mut Vec::new(),
+            }),
+        }
+    }
+}
+
+struct BuildVisitor<'s> {
+    entries: &'s mut Vec<(String, Value)>,
+}
+
+impl<'de> Visitor<'de> for BuildVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Build {
+            entries: Some(&mut *self.entries),
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let start = self.entries.len();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Build {
+                entries: Some(&mut *self.entries),
+            })?;
+            self.entries.push((key, value));
+        }
+        // A repeated key keeps the place of its first entry and the last
+        // value, as serde_json's own map does.
+        Ok(Value::Object(
+            self.entries.drain(start..).collect::<Map<_, _>>(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +329,53 @@ mod tests {
         let bytes = format!(r#"{{"request": {{"userInfo": {deep}, "operation": "CREATE"}}}}"#);
         let payload = read(bytes.as_bytes()).expect("skipped, not built");
         assert_eq!(payload.request.expect("a request").operation(), "CREATE");
+    }
+
+    /// The object reads as serde_json reads it: every fixture, and the
+    /// corners of JSON.
+    #[test]
+    fn the_object_is_built_as_serde_json_builds_it() {
+        let mut objects: Vec<String> = [
+            r#"{"b": 1, "a": {"c": [1, -2, 3.5, 1e300, 18446744073709551615, -9223372036854775808]}}"#,
+            r#"{"a": 1, "b": 2, "a": 3}"#,
+            r#"{"s": "esc\u00e9\n\"", "e": {}, "l": [], "n": null, "t": true, "f": false}"#,
+            r#"[[[{"deep": [{}]}]], "x", 0.1]"#,
+            r#""just a string""#,
+        ]
+        .map(str::to_string)
+        .into();
+        for entry in std::fs::read_dir("test_data").expect("test_data is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_some_and(|ext| ext == "json") {
+                objects.push(std::fs::read_to_string(&path).expect("a readable fixture"));
+            }
+        }
+        for object in objects {
+            let text = format!(r#"{{"request": {{"object": {object}}}}}"#);
+            let expected: Value = serde_json::from_str(&object).expect("JSON");
+            let read = read(text.as_bytes()).expect("JSON");
+            assert_eq!(
+                read.request.expect("a request").object,
+                expected,
+                "{object}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_in_the_object_keeps_its_first_place_and_last_value() {
+        let text = r#"{"request": {"object": {"a": 1, "b": 2, "a": 3}}}"#;
+        let object = read(text.as_bytes())
+            .expect("JSON")
+            .request
+            .expect("a request")
+            .object;
+        let entries: Vec<(&String, &Value)> =
+            object.as_object().expect("an object").iter().collect();
+        assert_eq!(
+            entries,
+            [(&"a".to_string(), &json!(3)), (&"b".to_string(), &json!(2))]
+        );
     }
 
     #[test]
