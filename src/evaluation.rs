@@ -166,7 +166,7 @@ pub fn evaluate_request(
     let treatment = treatment(kind, operation, &output, settings);
     let mut template = &mut output;
     for (depth, key) in location.keys.iter().enumerate() {
-        match template.get_mut(*key) {
+        match template.field_mut(key) {
             Some(next @ Value::Object(_)) => template = next,
             None | Some(Value::Null) => return Evaluation::accept(),
             Some(_) => {

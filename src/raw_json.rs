@@ -38,9 +38,10 @@ pub fn annotations(object: &Value) -> Option<&Map<String, Value>> {
     object.field("metadata")?.field("annotations")?.as_object()
 }
 
-/// [`field`] as a method of JSON values and objects.
+/// [`field`] as a method of JSON values and objects, to read and to change.
 pub trait Field {
     fn field(&self, key: &str) -> Option<&Value>;
+    fn field_mut(&mut self, key: &str) -> Option<&mut Value>;
 }
 
 impl Field for Map<String, Value> {
@@ -51,11 +52,23 @@ impl Field for Map<String, Value> {
             self.get(key)
         }
     }
+
+    fn field_mut(&mut self, key: &str) -> Option<&mut Value> {
+        if self.len() <= SEARCHED_IN_ORDER {
+            self.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
+        } else {
+            self.get_mut(key)
+        }
+    }
 }
 
 impl Field for Value {
     fn field(&self, key: &str) -> Option<&Value> {
         field(self, key)
+    }
+
+    fn field_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.as_object_mut()?.field_mut(key)
     }
 }
 
@@ -69,7 +82,11 @@ pub fn child_or_insert<'a>(
     key: &str,
     empty: Value,
 ) -> Option<&'a mut Value> {
-    let child = object.as_object_mut()?.entry(key).or_insert(Value::Null);
+    let object = object.as_object_mut()?;
+    if object.field(key).is_none() {
+        object.insert(key.to_string(), Value::Null);
+    }
+    let child = object.field_mut(key)?;
     if child.is_null() {
         *child = empty;
     }
@@ -94,6 +111,22 @@ mod tests {
         assert_eq!(field(&large, "k30"), Some(&json!(30)));
         assert_eq!(field(&large, "k99"), None);
         assert_eq!(field(&json!(["a"]), "a"), None, "not an object");
+    }
+
+    #[test]
+    fn fields_are_changed_in_small_and_large_objects_alike() {
+        let mut small = json!({"a": 1, "b": null});
+        let mut large: Value = (0..3 * SEARCHED_IN_ORDER)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        *small.field_mut("b").expect("b") = json!(2);
+        *large.field_mut("k30").expect("k30") = json!("thirty");
+        assert_eq!(small, json!({"a": 1, "b": 2}));
+        assert_eq!(large["k30"], json!("thirty"));
+        assert_eq!(small.field_mut("c"), None);
+        assert_eq!(large.field_mut("k99"), None);
+        assert_eq!(json!(["a"]).field_mut("a"), None, "not an object");
     }
 
     #[rstest::rstest]

@@ -1050,7 +1050,7 @@ fn record(
 /// Takes a list out of the spec, leaving an empty list (or whatever was
 /// there) in place, so that key order and absent keys are kept.
 fn take_list(spec: &mut Map<String, Value>, key: &str) -> Vec<Value> {
-    match spec.get_mut(key) {
+    match spec.field_mut(key) {
         Some(Value::Array(items)) => std::mem::take(items),
         _ => Vec::new(),
     }
@@ -1059,7 +1059,7 @@ fn take_list(spec: &mut Map<String, Value>, key: &str) -> Vec<Value> {
 /// Puts a list back where `take_list` took it. An absent or `null` list
 /// that stays empty is left as it was.
 fn put_list(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
-    match spec.get_mut(key) {
+    match spec.field_mut(key) {
         Some(Value::Array(slot)) => *slot = items,
         _ if items.is_empty() => {}
         _ => {

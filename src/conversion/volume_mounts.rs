@@ -182,7 +182,7 @@ impl MountsMark {
                 object.insert("volumeMounts".to_string(), Value::Null);
             }
             Some(Some(len)) => {
-                if let Some(Value::Array(mounts)) = object.get_mut("volumeMounts") {
+                if let Some(Value::Array(mounts)) = object.field_mut("volumeMounts") {
                     mounts.truncate(len);
                 }
             }

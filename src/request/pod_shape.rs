@@ -36,7 +36,7 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
     let mut names = HashSet::new();
     for list in CONTAINER_LISTS {
         let list_path = spec_path.field(list);
-        for (i, container) in check.list(spec.get(list), &list_path).iter().enumerate() {
+        for (i, container) in check.list(spec.field(list), &list_path).iter().enumerate() {
             let path = list_path.index(i);
             check_container(&mut check, container, &path);
             let Some(name) = field(container, "name").and_then(Value::as_str) else {

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use crate::raw_json::field;
+use crate::raw_json::{Field, field};
 
 /// How a `tail` command follows its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub fn apply_edits(container: &mut Value, edits: &[Edit]) {
     // their offsets.
     for edit in edits.iter().rev() {
         let slot = container
-            .get_mut(edit.key)
+            .field_mut(edit.key)
             .and_then(|list| list.get_mut(edit.index));
         if let Some(Value::String(text)) = slot
             && text.get(edit.range.clone()).is_some()
