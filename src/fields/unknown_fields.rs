@@ -97,10 +97,13 @@ fn visit(value: &Value, shape: &Shape, path: &Path, found: &mut Vec<UnknownField
             let Some(object) = value.as_object() else {
                 return;
             };
-            let fields = &schema_types()[*index].fields;
+            let object_type = &schema_types()[*index];
+            let fields = &object_type.fields;
             for (key, entry) in object {
-                match fields.iter().find(|(name, _)| name == key) {
-                    Some((_, field_shape)) => visit(entry, field_shape, &path.field(key), found),
+                match object_type.field(key) {
+                    // Most fields are strings and numbers: no call for them.
+                    Some(Shape::Opaque) => {}
+                    Some(field_shape) => visit(entry, field_shape, &path.field(key), found),
                     None => found.push(UnknownField {
                         path: path.field(key).to_string(),
                         suggestion: crate::suggest::nearest(
@@ -118,6 +121,68 @@ fn visit(value: &Value, shape: &Shape, path: &Path, found: &mut Vec<UnknownField
 struct ObjectType {
     name: &'static str,
     fields: Vec<(&'static str, Shape)>,
+    /// An open-addressing table of the fields: at [`slot`] of a name, or at
+    /// a later slot, `1 +` its index in `fields`; 0 marks the end of a probe.
+    /// Every key of every object visited is looked up: comparing it with
+    /// each field in turn took most of the walk.
+    slots: [u8; SLOTS],
+}
+
+/// Twice the fields of the largest type (PodSpec, 42), a power of two: with
+/// the table at most a third full, a lookup rarely compares more than one
+/// name. A key the schema lacks ends at the first empty slot, so whatever
+/// the keys of the request, a lookup takes at most `SLOTS` steps.
+const SLOTS: usize = 128;
+
+/// Where the search for `name` starts: its length and three of its bytes,
+/// mixed. Not secret, nor needs to be: the table holds schema names only.
+fn slot(name: &str) -> usize {
+    let bytes = name.as_bytes();
+    let (first, last) = match bytes {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    let middle = bytes.get(bytes.len() / 2).copied().unwrap_or_default();
+    let mixed = (bytes.len() as u32)
+        .wrapping_mul(0x9e37_79b9)
+        .wrapping_add(u32::from(first).wrapping_mul(0x85eb_ca6b))
+        .wrapping_add(u32::from(middle).wrapping_mul(0xc2b2_ae35))
+        .wrapping_add(u32::from(last).wrapping_mul(0x27d4_eb2f));
+    (mixed >> 25) as usize % SLOTS
+}
+
+impl ObjectType {
+    fn new(name: &'static str, fields: Vec<(&'static str, Shape)>) -> Self {
+        let mut slots = [0; SLOTS];
+        for (index, (field, _)) in fields.iter().enumerate() {
+            let mut at = slot(field);
+            while slots[at] != 0 {
+                at = (at + 1) % SLOTS;
+            }
+            // Fewer fields than slots (and than u8::MAX): a test checks.
+            slots[at] = u8::try_from(index + 1).unwrap_or(u8::MAX);
+        }
+        ObjectType {
+            name,
+            fields,
+            slots,
+        }
+    }
+
+    /// The shape of field `key`, if the type has it.
+    fn field(&self, key: &str) -> Option<&Shape> {
+        let mut at = slot(key);
+        for _ in 0..SLOTS {
+            let index = usize::from(self.slots[at]).checked_sub(1)?;
+            let (name, shape) = self.fields.get(index)?;
+            if *name == key {
+                return Some(shape);
+            }
+            at = (at + 1) % SLOTS;
+        }
+        None
+    }
 }
 
 /// The index of an object type in [`schema_types`].
@@ -142,15 +207,15 @@ fn schema_types() -> &'static [ObjectType] {
         let names: Vec<&str> = definitions.iter().map(|(name, _)| *name).collect();
         definitions
             .iter()
-            .map(|(name, fields)| ObjectType {
-                name,
-                fields: fields
+            .map(|(name, fields)| {
+                let fields = fields
                     .split_whitespace()
                     .map(|field| {
                         let (field, shape) = field.split_once(':').unwrap_or((field, ""));
                         (field, parse_shape(shape, &names))
                     })
-                    .collect(),
+                    .collect();
+                ObjectType::new(name, fields)
             })
             .collect()
     })
@@ -939,6 +1004,37 @@ mod tests {
         let shape = parse_shape("{Container}", &names);
         visit(&map, &shape, &Path::Root("spec"), &mut found);
         assert_eq!(found, vec![unknown("spec[a.b/c].nme", Some("name"))]);
+    }
+
+    #[test]
+    fn every_field_of_every_type_is_found_and_nothing_else() {
+        let every_name: Vec<&str> = schema_types()
+            .iter()
+            .flat_map(|t| t.fields.iter().map(|(name, _)| *name))
+            .collect();
+        for object_type in schema_types() {
+            assert!(
+                object_type.fields.len() * 2 <= SLOTS,
+                "{}",
+                object_type.name
+            );
+            for (name, shape) in &object_type.fields {
+                let found = object_type.field(name).expect("a field of the type");
+                assert!(std::ptr::eq(found, shape), "{}.{name}", object_type.name);
+            }
+            for name in every_name
+                .iter()
+                .chain(&["", "a", "restartpolicy", "volumeMount"])
+            {
+                let has = object_type.fields.iter().any(|(field, _)| field == name);
+                assert_eq!(
+                    object_type.field(name).is_some(),
+                    has,
+                    "{}.{name}",
+                    object_type.name
+                );
+            }
+        }
     }
 
     #[test]
