@@ -59,9 +59,19 @@ pub const WARNING_LIMIT: usize = 120;
 impl Change {
     pub fn warning(&self) -> String {
         let text = match self {
+            // The two warnings of every conversion are joined without the
+            // formatting machinery, which costs more than the copies.
             Change::Moved { name, from, to } => {
                 let to = to.rsplit('.').next().unwrap_or(to);
-                format!("{from} (\"{name}\") moved to {to} with restartPolicy: Always")
+                [
+                    from,
+                    " (\"",
+                    name,
+                    "\") moved to ",
+                    to,
+                    " with restartPolicy: Always",
+                ]
+                .concat()
             }
             Change::Restored { name, path } => format!(
                 "{path} (\"{name}\") streams logs but lacked restartPolicy: Always \
@@ -71,9 +81,16 @@ impl Change {
                 container,
                 volume,
                 mount_path,
-            } => format!(
-                "added read-only volumeMount \"{volume}\" at {mount_path} to \"{container}\""
-            ),
+            } => [
+                "added read-only volumeMount \"",
+                volume,
+                "\" at ",
+                mount_path,
+                " to \"",
+                container,
+                "\"",
+            ]
+            .concat(),
             Change::CreatedVolume {
                 volume,
                 directory,
@@ -185,7 +202,8 @@ pub fn shorten(text: String) -> String {
 
 /// Cuts a warning to `limit` characters, on a character boundary.
 pub fn shorten_to(text: String, limit: usize) -> String {
-    if text.chars().count() <= limit {
+    // No more bytes than the limit: no more characters either.
+    if text.len() <= limit || text.chars().count() <= limit {
         return text;
     }
     let mut cut: String = text.chars().take(limit - 1).collect();
