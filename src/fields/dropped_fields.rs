@@ -38,30 +38,40 @@ pub fn dropped_fields(
     version: KubeVersion,
     gate_enabled: impl Fn(&str) -> bool,
 ) -> Vec<DroppedField> {
-    let mut dropped = Vec::new();
     // Looked up once: every volume mount of every container is checked against them.
     let image_volumes: Vec<&str> = image_volume_names(pod_spec).collect();
-    let root = Path::Root(spec_path);
-    for (row, patterns) in ROWS.iter().zip(compiled_patterns()) {
-        let on_by_default = row
-            .on_by_default_since
-            .is_some_and(|since| since <= version);
-        if on_by_default || gate_enabled(row.gate) {
-            continue;
-        }
-        for pattern in patterns {
-            walk(pod_spec, pattern, &root, &mut |value, path| {
-                if row.condition.holds(value, &image_volumes) {
-                    dropped.push(DroppedField {
-                        path: path.to_string(),
-                        gate: row.gate,
-                        on_by_default_since: row.on_by_default_since,
-                    });
-                }
-            });
-        }
-    }
-    dropped
+    let active = ROWS
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| {
+            let on_by_default = row
+                .on_by_default_since
+                .is_some_and(|since| since <= version);
+            !on_by_default && !gate_enabled(row.gate)
+        })
+        .fold(0, |rows, (index, _)| rows | 1 << index);
+    let tree = pattern_tree();
+    // One list per pattern, joined in table order at the end.
+    let mut found: Vec<Vec<DroppedField>> = std::iter::repeat_with(Vec::new)
+        .take(tree.patterns)
+        .collect();
+    walk(
+        pod_spec,
+        &tree.root,
+        &Path::Root(spec_path),
+        active,
+        &mut |value, path, end| {
+            let row = &ROWS[end.row];
+            if row.condition.holds(value, &image_volumes) {
+                found[end.pattern].push(DroppedField {
+                    path: path.to_string(),
+                    gate: row.gate,
+                    on_by_default_since: row.on_by_default_since,
+                });
+            }
+        },
+    );
+    found.into_iter().flatten().collect()
 }
 
 /// Every gate named in the table, once each, in table order.
@@ -135,64 +145,128 @@ fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|volume| volume.field("name").and_then(Value::as_str))
 }
 
-/// One step of a pattern: the keys visited in turn, and whether the value
-/// at each is a list whose every element is visited.
-struct Segment {
-    keys: Vec<&'static str>,
+/// The patterns of every row merged into one tree: a walk reads each key
+/// once for all the patterns that go through it (a dozen of them look into
+/// every container), instead of once per pattern.
+struct Tree {
+    root: Node,
+    /// How many patterns the table has.
+    patterns: usize,
+}
+
+#[derive(Default)]
+struct Node {
+    /// The steps below, in the order the patterns name their keys.
+    steps: Vec<Step>,
+    /// The patterns that end here.
+    ends: Vec<End>,
+    /// The rows with a pattern through or ending at this node, one bit each.
+    rows: u64,
+}
+
+struct Step {
+    key: &'static str,
+    /// Whether the value at `key` is a list whose every element is visited.
     each: bool,
+    node: Node,
 }
 
-/// A row pattern split into its segments.
-fn compile(pattern: &'static str) -> Vec<Segment> {
-    pattern
-        .split('.')
-        .map(|segment| {
-            let (keys, each) = match segment.strip_suffix("[*]") {
-                Some(keys) => (keys, true),
-                None => (segment, false),
-            };
-            let keys = keys
-                .strip_prefix('{')
-                .and_then(|keys| keys.strip_suffix('}'))
-                .unwrap_or(keys);
-            Segment {
-                keys: keys.split(',').collect(),
-                each,
+#[derive(Clone, Copy)]
+struct End {
+    /// The index of the row in [`ROWS`], and of the pattern among all of them.
+    row: usize,
+    pattern: usize,
+}
+
+/// Adds the rest of a pattern below `node`: `segments` of the form `key`,
+/// `key[*]`, `{a,b}` or `{a,b}[*]`.
+fn insert(node: &mut Node, segments: &[&'static str], end: End) {
+    node.rows |= 1 << end.row;
+    let Some((segment, rest)) = segments.split_first() else {
+        node.ends.push(end);
+        return;
+    };
+    let (keys, each) = match segment.strip_suffix("[*]") {
+        Some(keys) => (keys, true),
+        None => (*segment, false),
+    };
+    let keys = keys
+        .strip_prefix('{')
+        .and_then(|keys| keys.strip_suffix('}'))
+        .unwrap_or(keys);
+    for key in keys.split(',') {
+        let at = match node
+            .steps
+            .iter()
+            .position(|s| s.key == key && s.each == each)
+        {
+            Some(at) => at,
+            None => {
+                node.steps.push(Step {
+                    key,
+                    each,
+                    node: Node::default(),
+                });
+                node.steps.len() - 1
             }
-        })
-        .collect()
+        };
+        insert(&mut node.steps[at].node, rest, end);
+    }
 }
 
-/// The patterns of every row, compiled once per module instance: splitting
-/// them anew at every node visited cost more than the visit.
-fn compiled_patterns() -> &'static [Vec<Vec<Segment>>] {
-    static PATTERNS: OnceLock<Vec<Vec<Vec<Segment>>>> = OnceLock::new();
-    PATTERNS.get_or_init(|| {
-        ROWS.iter()
-            .map(|row| row.paths.iter().copied().map(compile).collect())
-            .collect()
+/// The tree of the table, built once per module instance.
+fn pattern_tree() -> &'static Tree {
+    static TREE: OnceLock<Tree> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let mut tree = Tree {
+            root: Node::default(),
+            patterns: 0,
+        };
+        for (row, entry) in ROWS.iter().enumerate() {
+            for pattern in entry.paths {
+                let segments: Vec<&str> = pattern.split('.').collect();
+                let end = End {
+                    row,
+                    pattern: tree.patterns,
+                };
+                insert(&mut tree.root, &segments, end);
+                tree.patterns += 1;
+            }
+        }
+        tree
     })
 }
 
-/// Calls `found` with the value and path of every node that `pattern`
-/// reaches from `node`, whose path is `path`. A node of the wrong JSON type
-/// ends its branch: `get` and `as_array` give `None`.
-fn walk(node: &Value, pattern: &[Segment], path: &Path, found: &mut impl FnMut(&Value, &Path)) {
-    let Some((segment, rest)) = pattern.split_first() else {
-        found(node, path);
-        return;
-    };
-    for key in &segment.keys {
-        let Some(child) = field(node, key) else {
+/// Calls `found` with the value, the path and the pattern of every node that
+/// a pattern of an `active` row reaches from `value`, whose path is `path`.
+/// A value of the wrong JSON type ends its branch: `field` and `as_array`
+/// give `None`.
+fn walk(
+    value: &Value,
+    node: &Node,
+    path: &Path,
+    active: u64,
+    found: &mut impl FnMut(&Value, &Path, End),
+) {
+    for end in &node.ends {
+        if active & 1 << end.row != 0 {
+            found(value, path, *end);
+        }
+    }
+    for step in &node.steps {
+        if step.node.rows & active == 0 {
+            continue;
+        }
+        let Some(child) = field(value, step.key) else {
             continue;
         };
-        let child_path = path.field(key);
-        if segment.each {
+        let child_path = path.field(step.key);
+        if step.each {
             for (index, item) in child.as_array().into_iter().flatten().enumerate() {
-                walk(item, rest, &child_path.index(index), found);
+                walk(item, &step.node, &child_path.index(index), active, found);
             }
         } else {
-            walk(child, rest, &child_path, found);
+            walk(child, &step.node, &child_path, active, found);
         }
     }
 }
@@ -425,6 +499,11 @@ static ROWS: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_row_has_a_bit_of_the_tree() {
+        assert!(ROWS.len() <= 64, "rows are bits of a u64");
+    }
     use rstest::rstest;
     use serde_json::json;
 
