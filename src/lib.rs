@@ -17,6 +17,7 @@ pub mod error;
 pub mod evaluation;
 pub mod host;
 pub mod kube_path;
+pub mod name_set;
 pub mod raw_json;
 pub mod settings;
 pub mod suggest;

@@ -10,6 +10,7 @@ use crate::conversion::injection;
 use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles, covering_volume};
 use crate::error::PolicyError;
 use crate::host::Host;
+use crate::name_set::NameSet;
 use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_support};
 use crate::raw_json::{Field, annotations, child_or_insert, field};
 use crate::request::pod_shape::shape_problems;
@@ -258,7 +259,7 @@ pub fn convert_template(
     };
     // Natives named here are the user's or the policy's own: their problems
     // are refusals, not warnings.
-    let recorded: HashSet<&str> = annotated_names(settings.annotation_in(annotations, "converted"))
+    let recorded: NameSet = annotated_names(settings.annotation_in(annotations, "converted"))
         .into_iter()
         .chain(annotated_names(
             settings.annotation_in(annotations, "containers"),
@@ -397,7 +398,7 @@ fn drop_legacy_copies(
     let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
-    let natives: HashSet<&str> = match spec.field("initContainers") {
+    let natives: NameSet = match spec.field("initContainers") {
         Some(Value::Array(list)) => list
             .iter()
             .filter(|c| is_native(c))
@@ -521,7 +522,7 @@ struct Candidate {
 fn convert_spec(
     spec: &mut Map<String, Value>,
     declared: Declared,
-    recorded: &HashSet<&str>,
+    recorded: &NameSet,
     location: &TemplateLocation,
     settings: &Settings,
     plan: Plan,
@@ -843,7 +844,7 @@ fn check_native(
     container: &mut Value,
     earlier: &[Value],
     path: &str,
-    recorded: &HashSet<&str>,
+    recorded: &NameSet,
     shared: &mut SharedFiles,
     settings: &Settings,
     conversion: &mut Conversion,
@@ -1037,7 +1038,7 @@ fn record(
     let recorded_value = settings.annotation_in(annotations, annotation);
     let mut names: Vec<&str> = annotated_names(recorded_value);
     // A set, so that recording hundreds of sidecars stays linear.
-    let mut recorded: HashSet<&str> = names.iter().copied().collect();
+    let mut recorded: NameSet = names.iter().copied().collect();
     for name in added {
         if recorded.insert(name) {
             names.push(name);

@@ -2,12 +2,11 @@
 //! types Kubernetes gives them, so that bad input is refused with its path
 //! instead of being misread.
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 
 use crate::error::PolicyError;
 use crate::kube_path::Path;
+use crate::name_set::NameSet;
 use crate::raw_json::{Field, field};
 use crate::settings::is_dns_label;
 
@@ -33,7 +32,7 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
     let Some(spec) = check.object(template.field("spec"), &spec_path) else {
         return problems;
     };
-    let mut names = Seen::default();
+    let mut names = NameSet::default();
     for list in CONTAINER_LISTS {
         let list_path = spec_path.field(list);
         for (i, container) in check.list(spec.field(list), &list_path).iter().enumerate() {
@@ -133,34 +132,6 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         }
     }
     check.object(field(container, "lifecycle"), &path.field("lifecycle"));
-}
-
-/// The container names seen so far: a list while there are few (most pods
-/// have a handful of containers, and comparing them costs less than hashing
-/// one), a hash set beyond, so that large pods stay linear.
-#[derive(Default)]
-struct Seen<'a> {
-    few: Vec<&'a str>,
-    many: HashSet<&'a str>,
-}
-
-impl<'a> Seen<'a> {
-    const FEW: usize = 16;
-
-    /// Whether `name` is new.
-    fn insert(&mut self, name: &'a str) -> bool {
-        if self.few.len() < Self::FEW {
-            if self.few.contains(&name) {
-                return false;
-            }
-            self.few.push(name);
-            return true;
-        }
-        if self.many.is_empty() {
-            self.many.extend(self.few.iter().copied());
-        }
-        self.many.insert(name)
-    }
 }
 
 /// Records a problem for each value of the wrong type; absent and `null`
@@ -326,8 +297,8 @@ mod tests {
 
     #[rstest]
     #[case::among_few(4)]
-    #[case::where_the_list_becomes_a_set(Seen::FEW)]
-    #[case::among_many(3 * Seen::FEW)]
+    #[case::where_the_list_becomes_a_set(NameSet::FEW)]
+    #[case::among_many(3 * NameSet::FEW)]
     fn a_repeated_name_is_found_however_many_containers(#[case] count: usize) {
         let mut containers: Vec<Value> = (0..count)
             .map(|i| json!({"name": format!("c{i}")}))

@@ -1,11 +1,10 @@
 //! Which containers of a pod template are declared log sidecars.
 
-use std::collections::HashSet;
-
 use serde_json::{Map, Value};
 
 use crate::conversion::dual_form::recorded_pairs;
 use crate::error::PolicyError;
+use crate::name_set::NameSet;
 use crate::raw_json::{Field, field};
 use crate::settings::Settings;
 use crate::sidecars::tail_command::{TailFollow, tail_follow};
@@ -83,14 +82,14 @@ pub fn declared_sidecars(
     // Sets of names, so that pods with hundreds of containers stay linear;
     // most pods list none, and then hash nothing.
     let listed = annotated_names(settings.annotation_in(annotations, "containers"));
-    let names: HashSet<&str> = if listed.is_empty() {
-        HashSet::new()
+    let names: NameSet = if listed.is_empty() {
+        NameSet::default()
     } else {
         containers.iter().chain(init_containers).map(name).collect()
     };
     let unknown: Vec<PolicyError> = listed
         .iter()
-        .filter(|n| !names.contains(*n))
+        .filter(|n| !names.contains(n))
         .map(|n| PolicyError::UnknownDeclaredContainer {
             annotation: settings.annotation("containers"),
             name: n.to_string(),
@@ -99,11 +98,10 @@ pub fn declared_sidecars(
     if !unknown.is_empty() {
         return Err(unknown);
     }
-    let listed: HashSet<&str> = listed.into_iter().collect();
-    let converted: HashSet<&str> =
-        annotated_names(settings.annotation_in(annotations, "converted"))
-            .into_iter()
-            .collect();
+    let listed: NameSet = listed.into_iter().collect();
+    let converted: NameSet = annotated_names(settings.annotation_in(annotations, "converted"))
+        .into_iter()
+        .collect();
 
     let explicit = |c: &Value| {
         listed.contains(name(c))
@@ -112,7 +110,7 @@ pub fn declared_sidecars(
     };
     // The legacy halves of dual pairs are sidecars too, not apps: they count
     // for neither the two containers detection needs nor the one it keeps.
-    let legacy_halves: HashSet<&str> = settings
+    let legacy_halves: NameSet = settings
         .annotation_in(annotations, "dual")
         .and_then(Value::as_str)
         .map(|pairs| recorded_pairs(pairs).into_iter().map(|(_, l)| l).collect())
