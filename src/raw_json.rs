@@ -2,7 +2,8 @@
 //! does not mean to change stays exactly as it came.
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 /// Reads JSON from bytes. The UTF-8 is checked first and whole, and then
 /// serde_json's reader of text parses: the policy holds one JSON reader, not
@@ -11,6 +12,21 @@ use serde_json::{Map, Value};
 /// error is serde_json's, or the place of the first byte that is not UTF-8.
 pub fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
     serde_json::from_str(utf8(bytes)?).map_err(|e| e.to_string())
+}
+
+/// [`parse`] for a `Value`, built by [`Build`].
+pub fn parse_value(bytes: &[u8]) -> Result<Value, String> {
+    value_from_str(utf8(bytes)?)
+}
+
+/// JSON text as a `Value`, built by [`Build`]; the error is serde_json's.
+pub fn value_from_str(text: &str) -> Result<Value, String> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = Build::default()
+        .deserialize(&mut deserializer)
+        .map_err(|e| e.to_string())?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 /// `bytes` as text, or where the first byte that is not UTF-8 is, counted as
@@ -93,6 +109,93 @@ pub fn child_or_insert<'a>(
     Some(child)
 }
 
+/// Builds the `Value` that serde_json builds, with each object's map made
+/// at its final size (and the module holds one way to build values, not
+/// also serde_json's): the entries of the objects being read wait on one
+/// stack, so that no map grows and rehashes its keys while it is filled.
+#[derive(Default)]
+pub struct Build<'s> {
+    entries: Option<&'s mut Vec<(String, Value)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self.entries {
+            Some(entries) => deserializer.deserialize_any(BuildVisitor { entries }),
+            None => deserializer.deserialize_any(BuildVisitor {
+                entries: &mut Vec::new(),
+            }),
+        }
+    }
+}
+
+struct BuildVisitor<'s> {
+    entries: &'s mut Vec<(String, Value)>,
+}
+
+impl<'de> Visitor<'de> for BuildVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Build {
+            entries: Some(&mut *self.entries),
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let start = self.entries.len();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Build {
+                entries: Some(&mut *self.entries),
+            })?;
+            self.entries.push((key, value));
+        }
+        // A repeated key keeps the place of its first entry and the last
+        // value, as serde_json's own map does.
+        Ok(Value::Object(
+            self.entries.drain(start..).collect::<Map<_, _>>(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +241,19 @@ mod tests {
         #[case] expected: &str,
     ) {
         assert_eq!(parse::<Value>(bytes), Err(expected.to_string()));
+    }
+
+    #[rstest::rstest]
+    #[case::an_object(r#"{"b": [1, -2.5, 1e300, null], "a": {"": true}, "b": "again"}"#.to_string())]
+    #[case::a_syntax_error(r#"{"a": }"#.to_string())]
+    #[case::trailing_characters("[1] x".to_string())]
+    #[case::too_deep("[".repeat(200) + &"]".repeat(200))]
+    #[case::escapes(r#""\u00e9\n\ud83e\udeb5""#.to_string())]
+    #[case::a_lone_surrogate(r#""\ud800""#.to_string())]
+    fn values_are_built_as_serde_json_builds_them(#[case] text: String) {
+        let expected = serde_json::from_str::<Value>(&text).map_err(|e| e.to_string());
+        assert_eq!(value_from_str(&text), expected, "{text}");
+        assert_eq!(parse_value(text.as_bytes()), expected, "{text}");
     }
 
     #[test]

@@ -7,10 +7,10 @@
 //! every kind of bad input gets the same answer either way.
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 
-use crate::raw_json;
+use crate::raw_json::{self, Build};
 
 /// What the policy reads of a payload `{"request": ..., "settings": ...}`.
 #[derive(Debug, Default, PartialEq)]
@@ -59,7 +59,7 @@ pub fn read(bytes: &[u8]) -> Result<Payload, String> {
 /// The slow path: the payload parsed whole, for shapes the fast path refuses
 /// (not an object, `request` not an object, JSON the parser rejects).
 fn read_whole(text: &str) -> Result<Payload, String> {
-    let mut payload: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut payload = raw_json::value_from_str(text)?;
     let settings = payload
         .get_mut("settings")
         .map(Value::take)
@@ -126,7 +126,7 @@ impl<'de> Visitor<'de> for PayloadVisitor {
         while let Some(key) = map.next_key()? {
             match key {
                 PayloadKey::Request => payload.request = Some(map.next_value()?),
-                PayloadKey::Settings => payload.settings = map.next_value()?,
+                PayloadKey::Settings => payload.settings = map.next_value_seed(Build::default())?,
                 PayloadKey::Other => skip(&mut map)?,
             }
         }
@@ -147,9 +147,11 @@ impl<'de> Visitor<'de> for RequestVisitor {
         let mut request = Request::default();
         while let Some(key) = map.next_key()? {
             match key {
-                RequestKey::Kind => request.kind = map.next_value()?,
-                RequestKey::Operation => request.operation = map.next_value()?,
-                RequestKey::Object => request.object = map.next_value_seed(Build::new())?,
+                RequestKey::Kind => request.kind = map.next_value_seed(Build::default())?,
+                RequestKey::Operation => {
+                    request.operation = map.next_value_seed(Build::default())?
+                }
+                RequestKey::Object => request.object = map.next_value_seed(Build::default())?,
                 RequestKey::Other => skip(&mut map)?,
             }
         }
@@ -159,97 +161,6 @@ impl<'de> Visitor<'de> for RequestVisitor {
 
 fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
     map.next_value::<IgnoredAny>().map(drop)
-}
-
-/// Builds the `Value` that serde_json builds, with each object's map made
-/// at its final size: the entries of the objects being read wait on one
-/// stack, so that no map grows and rehashes its keys while it is filled.
-struct Build<'s> {
-    entries: Option<&'s mut Vec<(String, Value)>>,
-}
-
-impl Build<'_> {
-    fn new() -> Self {
-        Build { entries: None }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Build<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        match self.entries {
-            Some(entries) => deserializer.deserialize_any(BuildVisitor { entries }),
-            None => deserializer.deserialize_any(BuildVisitor {
-                entries: &mut Vec::new(),
-            }),
-        }
-    }
-}
-
-struct BuildVisitor<'s> {
-    entries: &'s mut Vec<(String, Value)>,
-}
-
-impl<'de> Visitor<'de> for BuildVisitor<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any valid JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
-        Ok(Value::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
-        Ok(Value::Number(value.into()))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
-        Ok(Value::Number(value.into()))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
-        Ok(Value::String(value.to_string()))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Value, E> {
-        Ok(Value::String(value))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Build {
-            entries: Some(&mut *self.entries),
-        })? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let start = self.entries.len();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Build {
-                entries: Some(&mut *self.entries),
-            })?;
-            self.entries.push((key, value));
-        }
-        // A repeated key keeps the place of its first entry and the last
-        // value, as serde_json's own map does.
-        Ok(Value::Object(
-            self.entries.drain(start..).collect::<Map<_, _>>(),
-        ))
-    }
 }
 
 #[cfg(test)]
