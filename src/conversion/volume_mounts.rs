@@ -96,14 +96,21 @@ impl Mount {
 
     /// The mount a sidecar needs to see the file where the app writes it.
     fn read_only_copy(&self) -> Value {
-        let mut mount = json!({"name": self.volume, "mountPath": self.mount_path});
-        match &self.sub {
-            Sub::Path(sub) if sub.is_empty() => {}
-            Sub::Path(sub) => mount["subPath"] = json!(sub),
-            Sub::Expr(expr) => mount["subPathExpr"] = json!(expr),
-        }
-        mount["readOnly"] = json!(true);
-        mount
+        let sub = match &self.sub {
+            Sub::Path(sub) if sub.is_empty() => None,
+            Sub::Path(sub) => Some(("subPath", sub)),
+            Sub::Expr(expr) => Some(("subPathExpr", expr)),
+        };
+        // Made at its size: one of these per converted sidecar.
+        let entries = [
+            ("name", json!(self.volume)),
+            ("mountPath", json!(self.mount_path)),
+        ]
+        .into_iter()
+        .chain(sub.map(|(key, value)| (key, json!(value))))
+        .chain([("readOnly", json!(true))])
+        .map(|(key, value)| (key.to_string(), value));
+        Value::Object(entries.collect())
     }
 
     /// ` (subPath x)` or ` (subPathExpr x)`, or nothing for a whole volume.
