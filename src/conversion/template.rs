@@ -398,12 +398,13 @@ fn drop_legacy_copies(
     let Some(spec) = template.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
+    let recorded: NameSet = recorded.iter().map(String::as_str).collect();
     let natives: NameSet = match spec.field("initContainers") {
         Some(Value::Array(list)) => list
             .iter()
             .filter(|c| is_native(c))
             .map(name)
-            .filter(|n| recorded.iter().any(|r| r == n))
+            .filter(|n| recorded.contains(n))
             .collect(),
         _ => return,
     };
@@ -425,16 +426,22 @@ fn drop_legacy_copies(
         .iter()
         .map(|&i| name(&containers[i]).to_string())
         .collect();
-    if let Some(Value::Array(containers)) = spec.get_mut("containers") {
-        for (&i, name) in copies.iter().zip(names).rev() {
-            containers.remove(i);
+    if let Some(Value::Array(containers)) = spec.field_mut("containers") {
+        // One pass, so that hundreds of copies stay linear.
+        let mut copy = copies.iter().peekable();
+        let mut index = 0;
+        containers.retain(|_| {
+            let dropped = copy.next_if(|&&i| i == index).is_some();
+            index += 1;
+            !dropped
+        });
+        for (&i, name) in copies.iter().zip(names) {
             conversion.changes.push(Change::DroppedLegacyCopy {
                 name,
                 path: format!("{}.containers[{i}]", location.spec_path),
             });
         }
     }
-    conversion.changes.reverse();
 }
 
 /// What to do besides moving and restoring declared sidecars.
@@ -1118,6 +1125,30 @@ mod tests {
             }
         }
         assert!(checked > 0, "some fixture takes the no-change path");
+    }
+
+    #[test]
+    fn every_re_applied_legacy_copy_is_dropped_in_one_pass() {
+        let native = |n: &str| json!({"name": n, "restartPolicy": "Always"});
+        let mut pod = json!({
+            "metadata": {"annotations": {"log-sidecar.io/converted": "a, b"}},
+            "spec": {
+                "initContainers": [native("a"), native("b")],
+                "containers": [{"name": "app"}, {"name": "a"}, {"name": "other"}, {"name": "b"}],
+            },
+        });
+        let location = template_location("Pod").expect("a pod template");
+        let mut conversion = Conversion::default();
+        drop_legacy_copies(&mut pod, &location, &Settings::default(), &mut conversion);
+        assert_eq!(
+            pod["spec"]["containers"],
+            json!([{"name": "app"}, {"name": "other"}])
+        );
+        let dropped = |name: &str, i: usize| Change::DroppedLegacyCopy {
+            name: name.to_string(),
+            path: format!("spec.containers[{i}]"),
+        };
+        assert_eq!(conversion.changes, [dropped("a", 1), dropped("b", 3)]);
     }
 
     #[test]

@@ -504,6 +504,46 @@ mod tests {
     fn every_row_has_a_bit_of_the_tree() {
         assert!(ROWS.len() <= 64, "rows are bits of a u64");
     }
+
+    /// The tree visits the steps of a node in the order they were first
+    /// inserted; each pattern's finds keep its own key order only if every
+    /// pattern names the keys it shares with others in that same order.
+    #[test]
+    fn the_tree_walks_every_pattern_in_its_own_key_order() {
+        fn follow(node: &Node, segments: &[&str], pattern: &str) {
+            let Some((segment, rest)) = segments.split_first() else {
+                return;
+            };
+            let (keys, each) = match segment.strip_suffix("[*]") {
+                Some(keys) => (keys, true),
+                None => (*segment, false),
+            };
+            let keys = keys
+                .strip_prefix('{')
+                .and_then(|keys| keys.strip_suffix('}'))
+                .unwrap_or(keys);
+            let mut last = None;
+            for key in keys.split(',') {
+                let at = node
+                    .steps
+                    .iter()
+                    .position(|s| s.key == key && s.each == each)
+                    .unwrap_or_else(|| panic!("{pattern}: no step {key}"));
+                assert!(
+                    last.is_none_or(|last| last < at),
+                    "{pattern}: {key} out of order"
+                );
+                last = Some(at);
+                follow(&node.steps[at].node, rest, pattern);
+            }
+        }
+        for row in ROWS {
+            for pattern in row.paths {
+                let segments: Vec<&str> = pattern.split('.').collect();
+                follow(&pattern_tree().root, &segments, pattern);
+            }
+        }
+    }
     use rstest::rstest;
     use serde_json::json;
 

@@ -297,7 +297,8 @@ mod tests {
 
     #[rstest]
     #[case::among_few(4)]
-    #[case::where_the_list_becomes_a_set(NameSet::FEW)]
+    #[case::as_many_as_the_list_holds(NameSet::FEW)]
+    #[case::one_more_so_the_repeats_go_to_the_set(NameSet::FEW + 1)]
     #[case::among_many(3 * NameSet::FEW)]
     fn a_repeated_name_is_found_however_many_containers(#[case] count: usize) {
         let mut containers: Vec<Value> = (0..count)
