@@ -10,6 +10,7 @@ use crate::conversion::injection;
 use crate::conversion::volume_mounts::{Access, MountsMark, SharedFiles, covering_volume};
 use crate::error::PolicyError;
 use crate::host::Host;
+use crate::kube_path::item_path;
 use crate::name_set::NameSet;
 use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_support};
 use crate::raw_json::{Field, annotations, child_or_insert, field};
@@ -438,7 +439,7 @@ fn drop_legacy_copies(
         for (&i, name) in copies.iter().zip(names) {
             conversion.changes.push(Change::DroppedLegacyCopy {
                 name,
-                path: format!("{}.containers[{i}]", location.spec_path),
+                path: item_path(location.spec_path, "containers", i),
             });
         }
     }
@@ -555,7 +556,7 @@ fn convert_spec(
         }
         match regular.next_if(|sidecar| sidecar.index == i) {
             Some(sidecar) => moving.push(Candidate {
-                from: format!("{spec_path}.containers[{i}]"),
+                from: item_path(spec_path, "containers", i),
                 index: i,
                 container,
                 sidecar,
@@ -599,7 +600,7 @@ fn convert_spec(
     );
     let mut stripped = declared.stripped.into_iter().peekable();
     for i in 0..init_containers.len() {
-        let path = format!("{spec_path}.initContainers[{i}]");
+        let path = item_path(spec_path, "initContainers", i);
         if let Some(sidecar) = stripped.next_if(|sidecar| sidecar.index == i) {
             let restored = Change::Restored {
                 name: name(&init_containers[i]).to_string(),
@@ -651,7 +652,7 @@ fn convert_spec(
         let moved = Change::Moved {
             name: name(&candidate.container).to_string(),
             from: candidate.from.clone(),
-            to: format!("{spec_path}.initContainers[{}]", at + natives.len()),
+            to: item_path(spec_path, "initContainers", at + natives.len()),
         };
         let from = candidate.from.clone();
         if make_native(
@@ -683,9 +684,9 @@ fn convert_spec(
     }
     for (sidecar, file) in plan.inject {
         let path = if plan.native {
-            format!("{spec_path}.initContainers[{}]", at + natives.len())
+            item_path(spec_path, "initContainers", at + natives.len())
         } else {
-            format!("{spec_path}.containers[{}]", regular_count + kept.len())
+            item_path(spec_path, "containers", regular_count + kept.len())
         };
         let security = injection::security_context(shared.writer(&file), pod_security.as_ref());
         let mut streamer = injection::streamer(&sidecar, &file, settings, security);
