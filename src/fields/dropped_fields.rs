@@ -178,6 +178,21 @@ struct End {
     pattern: usize,
 }
 
+/// The keys of one segment of a pattern (`key`, `key[*]`, `{a,b}` or
+/// `{a,b}[*]`), and whether the value at each is a list whose every element
+/// is visited.
+fn segment_keys(segment: &'static str) -> (std::str::Split<'static, char>, bool) {
+    let (keys, each) = match segment.strip_suffix("[*]") {
+        Some(keys) => (keys, true),
+        None => (segment, false),
+    };
+    let keys = keys
+        .strip_prefix('{')
+        .and_then(|keys| keys.strip_suffix('}'))
+        .unwrap_or(keys);
+    (keys.split(','), each)
+}
+
 /// Adds the rest of a pattern below `node`: `segments` of the form `key`,
 /// `key[*]`, `{a,b}` or `{a,b}[*]`.
 fn insert(node: &mut Node, segments: &[&'static str], end: End) {
@@ -186,15 +201,8 @@ fn insert(node: &mut Node, segments: &[&'static str], end: End) {
         node.ends.push(end);
         return;
     };
-    let (keys, each) = match segment.strip_suffix("[*]") {
-        Some(keys) => (keys, true),
-        None => (*segment, false),
-    };
-    let keys = keys
-        .strip_prefix('{')
-        .and_then(|keys| keys.strip_suffix('}'))
-        .unwrap_or(keys);
-    for key in keys.split(',') {
+    let (keys, each) = segment_keys(segment);
+    for key in keys {
         let at = match node
             .steps
             .iter()
@@ -510,20 +518,13 @@ mod tests {
     /// pattern names the keys it shares with others in that same order.
     #[test]
     fn the_tree_walks_every_pattern_in_its_own_key_order() {
-        fn follow(node: &Node, segments: &[&str], pattern: &str) {
+        fn follow(node: &Node, segments: &[&'static str], pattern: &str) {
             let Some((segment, rest)) = segments.split_first() else {
                 return;
             };
-            let (keys, each) = match segment.strip_suffix("[*]") {
-                Some(keys) => (keys, true),
-                None => (*segment, false),
-            };
-            let keys = keys
-                .strip_prefix('{')
-                .and_then(|keys| keys.strip_suffix('}'))
-                .unwrap_or(keys);
+            let (keys, each) = segment_keys(segment);
             let mut last = None;
-            for key in keys.split(',') {
+            for key in keys {
                 let at = node
                     .steps
                     .iter()
