@@ -300,15 +300,16 @@ pub fn convert_template(
     .into_iter()
     .filter_map(|(annotation, added)| record(annotations, settings, annotation, added))
     .collect();
+    if records.is_empty() {
+        return conversion;
+    }
     // The annotations and the spec were parts of the template; done with
     // both, the template takes the records.
-    for (key, value) in records {
-        let metadata = child_or_insert(template, "metadata", json!({}));
-        if let Some(Value::Object(annotations)) =
-            metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
-        {
-            annotations.insert(key, value);
-        }
+    let metadata = child_or_insert(template, "metadata", json!({}));
+    if let Some(Value::Object(annotations)) =
+        metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
+    {
+        annotations.extend(records);
     }
     conversion
 }
@@ -538,6 +539,7 @@ fn convert_spec(
 ) -> Option<DualPairs> {
     let spec_path = &location.spec_path;
     let mut containers = take_list(spec, "containers");
+    let container_count = containers.len();
     let mut init_containers = take_list(spec, "initContainers");
     let mut volumes = take_list(spec, "volumes");
 
@@ -740,27 +742,30 @@ fn convert_spec(
         volumes.push(volume);
     }
 
-    put_list(spec, "containers", merge_by_index(apps, app_indices, kept));
+    put_list(
+        spec,
+        "containers",
+        merge_by_index(container_count, apps, app_indices, kept),
+    );
     put_list(spec, "initContainers", init_containers);
     put_list(spec, "volumes", volumes);
     pairs
 }
 
 /// The app containers and the sidecars left in place, back in their order:
-/// each original index is taken once, and containers new to the list
-/// (`usize::MAX`) come last, in the order they were added.
-fn merge_by_index(apps: Vec<Value>, indices: Vec<usize>, kept: Vec<(usize, Value)>) -> Vec<Value> {
+/// each index of the `count` containers the list had is taken once, and
+/// containers new to the list (`usize::MAX`) come last, in the order they
+/// were added.
+fn merge_by_index(
+    count: usize,
+    apps: Vec<Value>,
+    indices: Vec<usize>,
+    kept: Vec<(usize, Value)>,
+) -> Vec<Value> {
     if kept.is_empty() {
         return apps;
     }
-    let known = |index: &&usize| **index != usize::MAX;
-    let end = indices
-        .iter()
-        .chain(kept.iter().map(|(index, _)| index))
-        .filter(known)
-        .max()
-        .map_or(0, |last| last + 1);
-    let mut slots: Vec<Option<Value>> = vec![None; end];
+    let mut slots: Vec<Option<Value>> = vec![None; count];
     let mut added = Vec::new();
     for (index, container) in indices.into_iter().zip(apps).chain(kept) {
         match slots.get_mut(index) {
@@ -1162,7 +1167,7 @@ mod tests {
             (1, named("legacy-1")),
             (usize::MAX, named("new-b")),
         ];
-        let merged: Vec<Value> = merge_by_index(apps, vec![0, 2], kept);
+        let merged: Vec<Value> = merge_by_index(5, apps, vec![0, 2], kept);
         assert_eq!(
             merged,
             [
