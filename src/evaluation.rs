@@ -1,6 +1,6 @@
 //! One admission request from payload to verdict, in either mode.
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::conversion::change::{Change, shorten};
 use crate::conversion::dual_form::native_halves;
@@ -202,7 +202,7 @@ pub fn evaluate_request(
     let pod_spec = location
         .keys
         .iter()
-        .try_fold(checked, |value, key| value.get(*key))
+        .try_fold(checked, |value, key| value.get(key))
         .and_then(|template| template.field("spec"));
     // The fields the pod's nodes would drop too.
     let at_nodes;
@@ -227,7 +227,7 @@ pub fn evaluate_request(
             location
                 .keys
                 .iter()
-                .try_fold(checked, |value, key| value.get(*key))
+                .try_fold(checked, |value, key| value.get(key))
                 .and_then(|template| settings.annotation_in(annotations(template)?, "dual"))
                 .and_then(Value::as_str),
             init_containers,
@@ -315,7 +315,7 @@ fn review_warning(spec_path: &str, converted: &[String]) -> String {
 fn template_unchanged(request: &Value, keys: &[&str]) -> bool {
     let at = |root: &str| {
         keys.iter()
-            .try_fold(request.get(root)?, |value, key| value.get(*key))
+            .try_fold(request.get(root)?, |value, key| value.get(key))
     };
     matches!((at("object"), at("oldObject")), (Some(new), Some(old)) if new == old)
 }

@@ -1,7 +1,6 @@
 //! log-sidecar-policy: turns streaming log sidecars into native sidecars
 //! (init containers with `restartPolicy: Always`) and guards them.
 
-use kubewarden_policy_sdk::response::ValidationResponse;
 use wapc_guest::{CallResult, register_function};
 
 // The stages of a request's way through the policy, in order.
@@ -19,11 +18,14 @@ pub mod host;
 pub mod kube_path;
 pub mod name_set;
 pub mod raw_json;
+pub mod response;
 pub mod settings;
 pub mod suggest;
+pub mod value;
 pub mod version;
 
-use evaluation::{Verdict, evaluate};
+use evaluation::evaluate;
+pub use response::respond;
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -44,36 +46,4 @@ pub extern "C" fn wapc_init() {
 /// answer: an error here would reach the API server as an HTTP 500.
 pub fn validate(payload: &[u8]) -> CallResult {
     respond(evaluate(payload, &host::Wapc))
-}
-
-/// The ValidationResponse of an evaluation, as the host reads it.
-pub fn respond(evaluation: evaluation::Evaluation) -> CallResult {
-    let warnings = (!evaluation.warnings.is_empty()).then_some(evaluation.warnings);
-    let response = match evaluation.verdict {
-        Verdict::Accept => ValidationResponse {
-            accepted: true,
-            message: None,
-            code: None,
-            mutated_object: None,
-            audit_annotations: None,
-            warnings,
-        },
-        Verdict::Mutate(object) => ValidationResponse {
-            accepted: true,
-            message: None,
-            code: None,
-            mutated_object: Some(object),
-            audit_annotations: None,
-            warnings,
-        },
-        Verdict::Reject(lines) => ValidationResponse {
-            accepted: false,
-            message: Some(lines.join("\n")),
-            code: None,
-            mutated_object: None,
-            audit_annotations: None,
-            warnings,
-        },
-    };
-    Ok(serde_json::to_vec(&response)?)
 }

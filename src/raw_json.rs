@@ -1,9 +1,9 @@
 //! Reading and editing raw JSON in place, so that every field the policy
 //! does not mean to change stays exactly as it came.
 
+use crate::value::{Build, Map, Value};
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde::de::DeserializeSeed;
 
 /// Reads JSON from bytes. The UTF-8 is checked first and whole, and then
 /// serde_json's reader of text parses: the policy holds one JSON reader, not
@@ -41,11 +41,9 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, String> {
 }
 
 /// The value at `key` of a JSON object; `None` when absent or when `value`
-/// is not an object. Pod specs and containers hold a dozen keys or so, and
-/// comparing that many keys costs less than hashing one (serde_json's maps
-/// hash with SipHash), so small objects are searched in order.
+/// is not an object.
 pub fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
-    value.as_object()?.field(key)
+    value.as_object()?.get(key)
 }
 
 /// The `metadata.annotations` of an object (a pod template), when they are
@@ -62,19 +60,11 @@ pub trait Field {
 
 impl Field for Map<String, Value> {
     fn field(&self, key: &str) -> Option<&Value> {
-        if self.len() <= SEARCHED_IN_ORDER {
-            self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-        } else {
-            self.get(key)
-        }
+        self.get(key)
     }
 
     fn field_mut(&mut self, key: &str) -> Option<&mut Value> {
-        if self.len() <= SEARCHED_IN_ORDER {
-            self.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
-        } else {
-            self.get_mut(key)
-        }
+        self.get_mut(key)
     }
 }
 
@@ -87,9 +77,6 @@ impl Field for Value {
         self.as_object_mut()?.field_mut(key)
     }
 }
-
-/// Objects up to this many keys are searched in order by [`field`].
-const SEARCHED_IN_ORDER: usize = 12;
 
 /// The value at `key` of a JSON object, set to `empty` first when it is
 /// absent or `null`. `None` when `object` is not an object.
@@ -109,104 +96,17 @@ pub fn child_or_insert<'a>(
     Some(child)
 }
 
-/// Builds the `Value` that serde_json builds, with each object's map made
-/// at its final size (and the module holds one way to build values, not
-/// also serde_json's): the entries of the objects being read wait on one
-/// stack, so that no map grows and rehashes its keys while it is filled.
-#[derive(Default)]
-pub struct Build<'s> {
-    entries: Option<&'s mut Vec<(String, Value)>>,
-}
-
-impl<'de> DeserializeSeed<'de> for Build<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        match self.entries {
-            Some(entries) => deserializer.deserialize_any(BuildVisitor { entries }),
-            None => deserializer.deserialize_any(BuildVisitor {
-                entries: &mut Vec::new(),
-            }),
-        }
-    }
-}
-
-struct BuildVisitor<'s> {
-    entries: &'s mut Vec<(String, Value)>,
-}
-
-impl<'de> Visitor<'de> for BuildVisitor<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any valid JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
-        Ok(Value::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
-        Ok(Value::Number(value.into()))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
-        Ok(Value::Number(value.into()))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
-        Ok(Value::String(value.to_string()))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Value, E> {
-        Ok(Value::String(value))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Build {
-            entries: Some(&mut *self.entries),
-        })? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let start = self.entries.len();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Build {
-                entries: Some(&mut *self.entries),
-            })?;
-            self.entries.push((key, value));
-        }
-        // A repeated key keeps the place of its first entry and the last
-        // value, as serde_json's own map does.
-        Ok(Value::Object(
-            self.entries.drain(start..).collect::<Map<_, _>>(),
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value::json;
 
     #[test]
     fn fields_are_found_in_small_and_large_objects_alike() {
         let small = json!({"a": 1, "b": null});
-        let large: Value = (0..3 * SEARCHED_IN_ORDER)
+        let large: Value = (0..36)
             .map(|i| (format!("k{i}"), json!(i)))
-            .collect::<serde_json::Map<_, _>>()
+            .collect::<Map<_, _>>()
             .into();
         assert_eq!(field(&small, "a"), Some(&json!(1)));
         assert_eq!(field(&small, "b"), Some(&Value::Null));
@@ -219,9 +119,9 @@ mod tests {
     #[test]
     fn fields_are_changed_in_small_and_large_objects_alike() {
         let mut small = json!({"a": 1, "b": null});
-        let mut large: Value = (0..3 * SEARCHED_IN_ORDER)
+        let mut large: Value = (0..36)
             .map(|i| (format!("k{i}"), json!(i)))
-            .collect::<serde_json::Map<_, _>>()
+            .collect::<crate::value::Map<_, _>>()
             .into();
         *small.field_mut("b").expect("b") = json!(2);
         *large.field_mut("k30").expect("k30") = json!("thirty");

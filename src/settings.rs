@@ -4,10 +4,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use crate::fields::dropped_fields::known_gates;
 use crate::suggest::nearest;
+use crate::value::{Map, Value, object};
 use crate::version::KubeVersion;
 
 /// What the policy does with a declared log sidecar that is not yet native.
@@ -113,10 +113,13 @@ impl Default for Settings {
             sidecar_support: SidecarSupport::Assume,
             fallback: Fallback::Legacy,
             streamer_image: "busybox:1.37".to_string(),
-            streamer_resources: serde_json::json!({
-                "requests": {"cpu": "10m", "memory": "16Mi"},
-                "limits": {"memory": "64Mi"}
-            }),
+            streamer_resources: object([
+                (
+                    "requests",
+                    object([("cpu", "10m".into()), ("memory", "16Mi".into())]),
+                ),
+                ("limits", object([("memory", "64Mi".into())])),
+            ]),
             drain_seconds: 2,
         }
     }
@@ -149,8 +152,14 @@ impl Settings {
     /// Parses and validates settings, with a message that names the setting
     /// at fault. `null` means "all defaults", as Kubewarden sends it.
     pub fn from_value(value: &Value) -> Result<Settings, String> {
-        let defaults = Value::Object(Map::new());
-        let value = if value.is_null() { &defaults } else { value };
+        use serde_json::{Map, Value};
+        // serde reads the settings through serde_json's own value; they are
+        // read once per instance (see `cached`).
+        let value = match Value::from(value.clone()) {
+            Value::Null => Value::Object(Map::new()),
+            value => value,
+        };
+        let value = &value;
         let Some(fields) = value.as_object() else {
             return Err("settings must be an object".to_string());
         };
@@ -359,8 +368,8 @@ pub fn validate_settings(payload: &[u8]) -> wapc_guest::CallResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
 
     #[rstest]
     #[case::null_means_defaults(json!(null))]

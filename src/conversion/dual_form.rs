@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use crate::value::{Map, Value, object};
 
 use crate::conversion::change::Change;
 use crate::raw_json::{Field, field};
@@ -65,11 +65,23 @@ impl StateVolume {
     }
 
     pub fn volume(&self) -> Value {
-        json!({"name": self.name, "emptyDir": {"medium": "Memory", "sizeLimit": STATE_SIZE_LIMIT}})
+        object([
+            ("name", self.name.as_str().into()),
+            (
+                "emptyDir",
+                object([
+                    ("medium", "Memory".into()),
+                    ("sizeLimit", STATE_SIZE_LIMIT.into()),
+                ]),
+            ),
+        ])
     }
 
     fn mount(&self) -> Value {
-        json!({"name": self.name, "mountPath": self.mount_path})
+        object([
+            ("name", self.name.as_str().into()),
+            ("mountPath", self.mount_path.as_str().into()),
+        ])
     }
 }
 
@@ -149,7 +161,7 @@ fn legacy_script(dir: &str, sidecar: &str, restarts_always: bool) -> String {
 /// `command`), so that the other keys keep their order.
 fn wrapped(container: &Value, script: String, argv: &[Value], state: &StateVolume) -> Value {
     let sidecar = name(container).to_string();
-    let mut command = vec![json!("/bin/sh"), json!("-c"), json!(script), json!(sidecar)];
+    let mut command = vec!["/bin/sh".into(), "-c".into(), script.into(), sidecar.into()];
     command.extend(argv.iter().cloned());
     let source = container.as_object().cloned().unwrap_or_default();
     let had_command = !matches!(source.field("command"), None | Some(Value::Null));
@@ -168,11 +180,12 @@ fn wrapped(container: &Value, script: String, argv: &[Value], state: &StateVolum
             }
         }
     }
-    out.entry("command")
-        .or_insert_with(|| Value::Array(command.clone()));
+    if !out.contains_key("command") {
+        out.insert("command".to_string(), Value::Array(command));
+    }
     let mut out = Value::Object(out);
     if let Some(Value::Array(mounts)) =
-        crate::raw_json::child_or_insert(&mut out, "volumeMounts", json!([]))
+        crate::raw_json::child_or_insert(&mut out, "volumeMounts", Value::Array(Vec::new()))
     {
         mounts.push(state.mount());
     }
@@ -204,7 +217,7 @@ pub fn dual_forms(
     );
     if let Some(object) = legacy_form.as_object_mut() {
         object.shift_remove("restartPolicy");
-        object.insert("name".to_string(), json!(legacy));
+        object.insert("name".to_string(), legacy.into());
     }
     Some((native_form, legacy_form))
 }
@@ -313,6 +326,7 @@ pub fn recorded_pairs(value: &str) -> Vec<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
 
     fn sidecar() -> Value {

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use crate::value::{Map, Value, object};
 
 use crate::error::PolicyError;
 use crate::raw_json::{Field, field};
@@ -151,49 +151,55 @@ pub fn streams(container: &Value, path: &str) -> bool {
 /// run as non-root without saying as whom gets the `nobody` user, since the
 /// streamer image's own user is root.
 pub fn security_context(writer: Option<&Value>, pod_context: Option<&Value>) -> Value {
-    let mut context = json!({
-        "allowPrivilegeEscalation": false,
-        "capabilities": {"drop": ["ALL"]},
-        "readOnlyRootFilesystem": true,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    });
+    let mut context = Map::of([
+        ("allowPrivilegeEscalation", false.into()),
+        (
+            "capabilities",
+            object([("drop", vec!["ALL".into()].into())]),
+        ),
+        ("readOnlyRootFilesystem", true.into()),
+        (
+            "seccompProfile",
+            object([("type", "RuntimeDefault".into())]),
+        ),
+    ]);
     let from_writer = writer.and_then(|w| w.field("securityContext"));
     for key in ["runAsUser", "runAsGroup", "runAsNonRoot"] {
         if let Some(value) = from_writer
             .and_then(|c| c.get(key))
             .filter(|v| !v.is_null())
         {
-            context[key] = value.clone();
+            context.insert(key.to_string(), value.clone());
         }
     }
     let set = |key| {
-        !context[key].is_null()
+        context.get(key).is_some_and(|v| !v.is_null())
             || pod_context
                 .and_then(|p| p.get(key))
                 .is_some_and(|v| !v.is_null())
     };
-    let non_root = context["runAsNonRoot"] == json!(true)
-        || pod_context.and_then(|p| p.field("runAsNonRoot")) == Some(&json!(true));
+    let non_root = context.get("runAsNonRoot") == Some(&Value::Bool(true))
+        || pod_context.and_then(|p| p.field("runAsNonRoot")) == Some(&Value::Bool(true));
     if non_root && !set("runAsUser") {
-        context["runAsUser"] = json!(65534);
+        context.insert("runAsUser".to_string(), 65534u64.into());
     }
-    context
+    Value::Object(context)
 }
 
 /// The injected streamer for `path`, without its log volume mount.
 pub fn streamer(name: &str, path: &str, settings: &Settings, security: Value) -> Value {
     let mut container = Map::new();
-    container.insert("name".into(), json!(name));
-    container.insert("image".into(), json!(settings.streamer_image));
-    container.insert("imagePullPolicy".into(), json!("IfNotPresent"));
+    container.insert("name".into(), name.into());
+    container.insert("image".into(), settings.streamer_image.as_str().into());
+    container.insert("imagePullPolicy".into(), "IfNotPresent".into());
     container.insert(
         "command".into(),
-        json!([
-            "/bin/sh",
-            "-c",
-            streamer_script(settings.drain_seconds),
-            name,
-            path
+        Value::Array(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            streamer_script(settings.drain_seconds).into(),
+            name.into(),
+            path.into(),
         ]),
     );
     container.insert("resources".into(), settings.streamer_resources.clone());
@@ -210,13 +216,14 @@ pub fn not_a_log_volume(volumes: &[Value], volume: &str) -> Option<&'static str>
     let volume = volumes.iter().find(|v| name(v) == volume)?;
     NOT_LOG_SOURCES
         .iter()
-        .find(|source| volume.get(**source).is_some_and(|s| !s.is_null()))
+        .find(|source| volume.get(source).is_some_and(|s| !s.is_null()))
         .copied()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
 
     const KEY: &str = "log-sidecar.io/stream";

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value, json};
+use crate::value::{Map, Value};
 
 use crate::conversion::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
 use crate::conversion::dual_form::{self, DualPairs};
@@ -305,9 +305,9 @@ pub fn convert_template(
     }
     // The annotations and the spec were parts of the template; done with
     // both, the template takes the records.
-    let metadata = child_or_insert(template, "metadata", json!({}));
+    let metadata = child_or_insert(template, "metadata", Value::Object(Map::new()));
     if let Some(Value::Object(annotations)) =
-        metadata.and_then(|m| child_or_insert(m, "annotations", json!({})))
+        metadata.and_then(|m| child_or_insert(m, "annotations", Value::Object(Map::new())))
     {
         annotations.extend(records);
     }
@@ -729,7 +729,7 @@ fn convert_spec(
             continue;
         }
         if let Some(object) = streamer.as_object_mut() {
-            object.insert("restartPolicy".to_string(), json!("Always"));
+            object.insert("restartPolicy".to_string(), "Always".into());
         }
         if let Some((legacy, change)) = pairs.as_mut().and_then(|p| p.split(&mut streamer, &path)) {
             kept.push((usize::MAX, legacy));
@@ -823,7 +823,7 @@ fn make_native(
             );
         }
         if let Some(object) = container.as_object_mut() {
-            object.insert("restartPolicy".to_string(), json!("Always"));
+            object.insert("restartPolicy".to_string(), "Always".into());
         }
         conversion.changes.extend(access.changes);
         return true;
@@ -1057,7 +1057,7 @@ fn record(
             names.push(name);
         }
     }
-    let value = json!(names.join(","));
+    let value = Value::String(names.join(","));
     (recorded_value != Some(&value)).then(|| (settings.annotation(annotation), value))
 }
 
@@ -1086,6 +1086,7 @@ fn put_list(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
 mod tests {
     use super::*;
     use crate::request::workload::template_location;
+    use crate::value::json;
 
     /// `evaluate_request` relies on this to skip keeping a copy of the object.
     #[test]
@@ -1105,7 +1106,7 @@ mod tests {
             let Some(template) = location
                 .keys
                 .iter()
-                .try_fold(&request["object"], |value, key| value.get(*key))
+                .try_fold(&request["object"], |value, key| value.get(key))
             else {
                 continue;
             };

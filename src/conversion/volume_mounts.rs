@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use crate::value::{Map, Value, object};
 
 use crate::conversion::change::Change;
 use crate::error::PolicyError;
@@ -103,12 +103,12 @@ impl Mount {
         };
         // Made at its size: one of these per converted sidecar.
         let entries = [
-            ("name", json!(self.volume)),
-            ("mountPath", json!(self.mount_path)),
+            ("name", self.volume.as_str().into()),
+            ("mountPath", self.mount_path.as_str().into()),
         ]
         .into_iter()
-        .chain(sub.map(|(key, value)| (key, json!(value))))
-        .chain([("readOnly", json!(true))])
+        .chain(sub.map(|(key, value)| (key, value.as_str().into())))
+        .chain([("readOnly", true.into())])
         .map(|(key, value)| (key.to_string(), value));
         Value::Object(entries.collect())
     }
@@ -198,7 +198,9 @@ impl MountsMark {
 }
 
 fn push_mount(container: &mut Value, mount: Value) {
-    if let Some(Value::Array(mounts)) = child_or_insert(container, "volumeMounts", json!([])) {
+    if let Some(Value::Array(mounts)) =
+        child_or_insert(container, "volumeMounts", Value::Array(Vec::new()))
+    {
         mounts.push(mount);
     }
 }
@@ -462,13 +464,26 @@ impl<'a> SharedFiles<'a> {
 
     fn create_volume(&mut self, sidecar: &mut Value, directory: &str, access: &mut Access) {
         let volume = self.free_volume_name();
-        self.volumes.push(json!({"name": volume, "emptyDir": {}}));
+        self.volumes.push(object([
+            ("name", volume.as_str().into()),
+            ("emptyDir", Value::Object(Map::new())),
+        ]));
         let app = &mut self.apps[0];
-        push_mount(app, json!({"name": volume, "mountPath": directory}));
+        push_mount(
+            app,
+            object([
+                ("name", volume.as_str().into()),
+                ("mountPath", directory.into()),
+            ]),
+        );
         self.app_mounts = None;
         push_mount(
             sidecar,
-            json!({"name": volume, "mountPath": directory, "readOnly": true}),
+            object([
+                ("name", volume.as_str().into()),
+                ("mountPath", directory.into()),
+                ("readOnly", true.into()),
+            ]),
         );
         access.changes.push(Change::CreatedVolume {
             volume: volume.clone(),
@@ -566,6 +581,7 @@ fn differing_variable(expr: &str, app: &Value, sidecar: &Value) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
 
     fn mount(name: &str, path: &str) -> Value {

@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::kube_path::Path;
 use crate::raw_json::{Field, field};
@@ -545,8 +545,8 @@ mod tests {
             }
         }
     }
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
 
     fn v(minor: u32) -> KubeVersion {
         KubeVersion::new(1, minor)

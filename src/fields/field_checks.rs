@@ -1,7 +1,7 @@
 //! Fields that would vanish after admission: those whose feature gate is off
 //! at the target version, and keys the Kubernetes schema does not define.
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::conversion::change::shorten;
 use crate::error::PolicyError;

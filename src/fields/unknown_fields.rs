@@ -12,7 +12,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::kube_path::Path;
 
@@ -523,8 +523,8 @@ WindowsSecurityContextOptions = gmsaCredentialSpec gmsaCredentialSpecName hostPr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
 
     fn unknown(path: &str, suggestion: Option<&'static str>) -> UnknownField {
         UnknownField {
@@ -733,8 +733,10 @@ mod tests {
     ) {
         use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
         fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(object: Value) -> Value {
-            let typed: T = serde_json::from_value(object).expect("the fixture decodes");
-            serde_json::to_value(typed).expect("the typed object serializes")
+            let typed: T = serde_json::from_value(object.into()).expect("the fixture decodes");
+            serde_json::to_value(typed)
+                .expect("the typed object serializes")
+                .into()
         }
         let pod = full_pod();
         let object = match kind {
@@ -932,7 +934,7 @@ mod tests {
         #[case] expected: Vec<UnknownField>,
     ) {
         let pod = pod_spec(spec);
-        let decoded = serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(pod.clone());
+        let decoded = serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(pod.clone().into());
         assert!(
             decoded.is_err(),
             "the pod should have a type error: {pod:#}"

@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
+use crate::value::{Map, Value};
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListAllResourcesRequest,
 };
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
 
 use crate::host::Host;
 use crate::raw_json::parse;
@@ -279,8 +279,8 @@ pub fn describe_nodes(nodes: &[(String, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
     use std::cell::RefCell;
 
     /// A host that answers from a script and records what it was asked.

@@ -6,11 +6,12 @@
 //! them; any payload it does not expect is read whole instead, so that
 //! every kind of bad input gets the same answer either way.
 
+use crate::value::Value;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
 
-use crate::raw_json::{self, Build};
+use crate::raw_json;
+use crate::value::Build;
 
 /// What the policy reads of a payload `{"request": ..., "settings": ...}`.
 #[derive(Debug, Default, PartialEq)]
@@ -166,8 +167,8 @@ fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
 
     /// Every payload reads the same through the fast path and whole.
     #[rstest]

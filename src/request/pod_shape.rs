@@ -2,7 +2,7 @@
 //! types Kubernetes gives them, so that bad input is refused with its path
 //! instead of being misread.
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::error::PolicyError;
 use crate::kube_path::Path;
@@ -152,7 +152,7 @@ impl Checker<'_> {
         &mut self,
         value: Option<&'v Value>,
         path: &Path,
-    ) -> Option<&'v serde_json::Map<String, Value>> {
+    ) -> Option<&'v crate::value::Map<String, Value>> {
         match value {
             Some(Value::Object(map)) => Some(map),
             None | Some(Value::Null) => None,
@@ -169,7 +169,7 @@ impl Checker<'_> {
         &mut self,
         value: &'v Value,
         path: &Path,
-    ) -> Option<&'v serde_json::Map<String, Value>> {
+    ) -> Option<&'v crate::value::Map<String, Value>> {
         match value {
             Value::Object(map) => Some(map),
             _ => {
@@ -228,8 +228,8 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
 
     fn messages(template: Value) -> Vec<String> {
         shape_problems(&template, "metadata", "spec")

@@ -1,6 +1,6 @@
 //! Which containers of a pod template are declared log sidecars.
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use crate::conversion::dual_form::recorded_pairs;
 use crate::error::PolicyError;
@@ -173,8 +173,8 @@ pub fn declared_sidecars(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
 
     fn tailer(name: &str) -> Value {
         json!({"name": name, "command": ["sh", "-c", "tail -n+1 -F /var/log/app.log"]})

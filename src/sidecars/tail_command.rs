@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::raw_json::{Field, field};
 
@@ -77,6 +77,7 @@ pub fn apply_edits(container: &mut Value, edits: &[Edit]) {
     for edit in edits.iter().rev() {
         let slot = container
             .field_mut(edit.key)
+            .and_then(Value::as_array_mut)
             .and_then(|list| list.get_mut(edit.index));
         if let Some(Value::String(text)) = slot
             && text.get(edit.range.clone()).is_some()
@@ -431,8 +432,8 @@ fn parse_tail(words: &[Word]) -> Option<TailFollow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::json;
     use rstest::rstest;
-    use serde_json::json;
 
     /// The files and whether it retries: what detection and the mounts use.
     fn follows(files: &[&str], retries: bool) -> Option<(Vec<String>, bool)> {

@@ -1,0 +1,605 @@
+//! The JSON value the policy reads, changes and writes: serde_json's
+//! `Value` in shape and in methods, with objects kept as a list of entries
+//! in their order. Pods are made of many small objects; a list is built
+//! without hashing a key or making a table, and a few keys are found by
+//! comparing them in turn. Numbers are serde_json's own.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+
+#[derive(Clone, Default, PartialEq)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(Map<String, Value>),
+}
+
+/// A JSON object: its entries in order, each key once. Equal to another
+/// object with the same entries in any order, as JSON objects are.
+#[derive(Clone)]
+pub struct Map<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+// Numbers are never NaN: equality is one.
+impl Eq for Value {}
+impl Eq for Map<String, Value> {}
+
+static NULL: Value = Value::Null;
+
+impl Value {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object()?.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.as_object_mut()?.get_mut(key)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(value) => Some(*value),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(number) => number.as_i64(),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::Number(number) => number.as_u64(),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Value::Object(object) => Some(object),
+            _ => None,
+        }
+    }
+
+    pub fn as_object_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        match self {
+            Value::Object(object) => Some(object),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn is_object(&self) -> bool {
+        matches!(self, Value::Object(_))
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::String(_))
+    }
+
+    pub fn is_boolean(&self) -> bool {
+        matches!(self, Value::Bool(_))
+    }
+
+    pub fn is_u64(&self) -> bool {
+        matches!(self, Value::Number(n) if n.is_u64())
+    }
+
+    pub fn is_i64(&self) -> bool {
+        matches!(self, Value::Number(n) if n.is_i64())
+    }
+
+    /// The value, leaving `null` in its place.
+    pub fn take(&mut self) -> Value {
+        std::mem::take(self)
+    }
+}
+
+/// `value["key"]`: `null` when absent or not an object, as serde_json reads.
+impl std::ops::Index<&str> for Value {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// `value[i]`: `null` when out of range or not an array.
+impl std::ops::Index<usize> for Value {
+    type Output = Value;
+
+    fn index(&self, index: usize) -> &Value {
+        self.as_array().and_then(|a| a.get(index)).unwrap_or(&NULL)
+    }
+}
+
+impl PartialEq<str> for Value {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == Some(other)
+    }
+}
+
+impl PartialEq<&str> for Value {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Value {
+        Value::Bool(value)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(value: u64) -> Value {
+        Value::Number(value.into())
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Value {
+        Value::String(text.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Value {
+        Value::String(text)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+}
+
+impl From<Map<String, Value>> for Value {
+    fn from(object: Map<String, Value>) -> Value {
+        Value::Object(object)
+    }
+}
+
+/// An object of `entries`, written in place of `json!({...})`.
+pub fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(Map::of(entries))
+}
+
+/// The same value as serde_json's, for what is handed to serde_json's own
+/// deserializers (the settings).
+impl From<Value> for serde_json::Value {
+    fn from(value: Value) -> serde_json::Value {
+        match value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(value) => serde_json::Value::Bool(value),
+            Value::Number(number) => serde_json::Value::Number(number),
+            Value::String(text) => serde_json::Value::String(text),
+            Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(Into::into).collect())
+            }
+            Value::Object(object) => {
+                serde_json::Value::Object(object.into_iter().map(|(k, v)| (k, v.into())).collect())
+            }
+        }
+    }
+}
+
+/// Compact JSON, as serde_json's `Value` displays.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+/// Written as JSON, the form test failures are read in.
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(value) => serializer.serialize_bool(*value),
+            Value::Number(number) => number.serialize(serializer),
+            Value::String(text) => serializer.serialize_str(text),
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Object(object) => {
+                let mut map = serializer.serialize_map(Some(object.len()))?;
+                for (key, value) in object {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        Build::default().deserialize(deserializer)
+    }
+}
+
+impl Map<String, Value> {
+    pub fn new() -> Self {
+        Map {
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        Map {
+            entries: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The object of `entries`.
+    pub fn of<const N: usize>(entries: [(&str, Value); N]) -> Self {
+        Map::from_entries(
+            entries
+                .into_iter()
+                .map(|(key, value)| (key.to_string(), value))
+                .collect(),
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key`; a key already there keeps its place, as in serde_json's
+    /// map. The value it had is returned.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        match self.get_mut(&key) {
+            Some(old) => Some(std::mem::replace(old, value)),
+            None => {
+                self.entries.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// Removes `key`, the keys after it keeping their order.
+    pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
+        let at = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(at).1)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        self.into_iter()
+    }
+
+    pub fn iter_mut(&mut self) -> IterMut<'_> {
+        self.into_iter()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Keeps the first place and the last value of each repeated key, as
+    /// serde_json's map does, without a quadratic search in large objects.
+    fn from_entries(mut entries: Vec<(String, Value)>) -> Self {
+        if entries.len() <= COMPARED_IN_TURN {
+            let mut at = 1;
+            while at < entries.len() {
+                match entries[..at].iter().position(|(k, _)| *k == entries[at].0) {
+                    Some(first) => {
+                        let (_, value) = entries.remove(at);
+                        entries[first].1 = value;
+                    }
+                    None => at += 1,
+                }
+            }
+            return Map { entries };
+        }
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+        let repeated: Vec<(usize, usize)> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(at, (key, _))| match first.get(key.as_str()) {
+                Some(&place) => Some((place, at)),
+                None => {
+                    first.insert(key, at);
+                    None
+                }
+            })
+            .collect();
+        if repeated.is_empty() {
+            return Map { entries };
+        }
+        let mut slots: Vec<Option<(String, Value)>> = entries.into_iter().map(Some).collect();
+        for (place, at) in repeated {
+            let value = slots[at].take().map(|(_, v)| v).unwrap_or_default();
+            if let Some((_, kept)) = &mut slots[place] {
+                *kept = value;
+            }
+        }
+        Map {
+            entries: slots.into_iter().flatten().collect(),
+        }
+    }
+}
+
+/// Objects up to this many entries are checked for repeated keys by
+/// comparing each key with those before it; larger ones hash their keys.
+const COMPARED_IN_TURN: usize = 16;
+
+impl Default for Map<String, Value> {
+    fn default() -> Self {
+        Map::new()
+    }
+}
+
+impl PartialEq for Map<String, Value> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl fmt::Debug for Map<String, Value> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let text = serde_json::to_string(&Value::Object(self.clone())).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl FromIterator<(String, Value)> for Map<String, Value> {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(entries: I) -> Self {
+        Map::from_entries(entries.into_iter().collect())
+    }
+}
+
+impl Extend<(String, Value)> for Map<String, Value> {
+    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, entries: I) {
+        for (key, value) in entries {
+            self.insert(key, value);
+        }
+    }
+}
+
+pub type Iter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (String, Value)>,
+    fn(&'a (String, Value)) -> (&'a String, &'a Value),
+>;
+
+pub type IterMut<'a> = std::iter::Map<
+    std::slice::IterMut<'a, (String, Value)>,
+    fn(&'a mut (String, Value)) -> (&'a String, &'a mut Value),
+>;
+
+impl IntoIterator for Map<String, Value> {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Map<String, Value> {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Map<String, Value> {
+    type Item = (&'a String, &'a mut Value);
+    type IntoIter = IterMut<'a>;
+
+    fn into_iter(self) -> IterMut<'a> {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+}
+
+/// Builds a [`Value`] from any serde deserializer; the entries of the
+/// objects being read wait on one stack, so that each object's list is
+/// made once at its final size.
+#[derive(Default)]
+pub struct Build<'s> {
+    entries: Option<&'s mut Vec<(String, Value)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self.entries {
+            Some(entries) => deserializer.deserialize_any(BuildVisitor { entries }),
+            None => deserializer.deserialize_any(BuildVisitor {
+                entries: &mut Vec::new(),
+            }),
+        }
+    }
+}
+
+struct BuildVisitor<'s> {
+    entries: &'s mut Vec<(String, Value)>,
+}
+
+impl<'de> Visitor<'de> for BuildVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Build {
+            entries: Some(&mut *self.entries),
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let start = self.entries.len();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Build {
+                entries: Some(&mut *self.entries),
+            })?;
+            self.entries.push((key, value));
+        }
+        Ok(Value::Object(Map::from_entries(
+            self.entries.drain(start..).collect(),
+        )))
+    }
+}
+
+/// `serde_json::json!`, as a [`Value`]: for tests.
+#[cfg(test)]
+macro_rules! json {
+    ($($json:tt)+) => {
+        $crate::value::Value::from(serde_json::json!($($json)+))
+    };
+}
+
+#[cfg(test)]
+pub(crate) use json;
+
+/// `value["key"] = ...` in tests, as serde_json allows it: `null` becomes
+/// an object; anything else but an object panics.
+#[cfg(test)]
+impl std::ops::IndexMut<&str> for Value {
+    fn index_mut(&mut self, key: &str) -> &mut Value {
+        if self.is_null() {
+            *self = Value::Object(Map::new());
+        }
+        let Value::Object(object) = self else {
+            panic!("cannot index {self} with \"{key}\"");
+        };
+        if !object.contains_key(key) {
+            object.insert(key.to_string(), Value::Null);
+        }
+        object.get_mut(key).expect("inserted")
+    }
+}
+
+#[cfg(test)]
+impl From<serde_json::Value> for Value {
+    fn from(value: serde_json::Value) -> Value {
+        match value {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(value) => Value::Bool(value),
+            serde_json::Value::Number(number) => Value::Number(number),
+            serde_json::Value::String(text) => Value::String(text),
+            serde_json::Value::Array(items) => {
+                Value::Array(items.into_iter().map(Into::into).collect())
+            }
+            serde_json::Value::Object(object) => {
+                Value::Object(object.into_iter().map(|(k, v)| (k, v.into())).collect())
+            }
+        }
+    }
+}
