@@ -8,7 +8,7 @@ use crate::conversion::template::convert_template;
 use crate::error::PolicyError;
 use crate::fields::field_checks::field_findings;
 use crate::host::Host;
-use crate::raw_json::{Field, annotations};
+use crate::raw_json::annotations;
 use crate::request::payload::{self, Request};
 use crate::request::workload::{acts_on, template_location};
 use crate::settings::{Mode, Settings};
@@ -120,13 +120,13 @@ pub fn treatment(kind: &str, operation: &str, object: &Value, settings: &Setting
 
 fn has_controller(object: &Value) -> bool {
     object
-        .field("metadata")
-        .and_then(|metadata| metadata.field("ownerReferences"))
+        .get("metadata")
+        .and_then(|metadata| metadata.get("ownerReferences"))
         .and_then(Value::as_array)
         .is_some_and(|owners| {
             owners
                 .iter()
-                .any(|owner| owner.field("controller") == Some(&Value::Bool(true)))
+                .any(|owner| owner.get("controller") == Some(&Value::Bool(true)))
         })
 }
 
@@ -166,7 +166,7 @@ pub fn evaluate_request(
     let treatment = treatment(kind, operation, &output, settings);
     let mut template = &mut output;
     for (depth, key) in location.keys.iter().enumerate() {
-        match template.field_mut(key) {
+        match template.get_mut(key) {
             Some(next @ Value::Object(_)) => template = next,
             None | Some(Value::Null) => return Evaluation::accept(),
             Some(_) => {
@@ -203,7 +203,7 @@ pub fn evaluate_request(
         .keys
         .iter()
         .try_fold(checked, |value, key| value.get(key))
-        .and_then(|template| template.field("spec"));
+        .and_then(|template| template.get("spec"));
     // The fields the pod's nodes would drop too.
     let at_nodes;
     let field_settings = match conversion.kubernetes_version {
@@ -219,7 +219,7 @@ pub fn evaluate_request(
     // Only pods with init containers can hold a dual pair: the others, the
     // request almost every pod makes, look up no annotation.
     let init_containers = pod_spec
-        .and_then(|spec| spec.field("initContainers"))
+        .and_then(|spec| spec.get("initContainers"))
         .and_then(Value::as_array)
         .filter(|list| !list.is_empty());
     let dual_natives = match init_containers {

@@ -40,42 +40,10 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, String> {
     })
 }
 
-/// The value at `key` of a JSON object; `None` when absent or when `value`
-/// is not an object.
-pub fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
-    value.as_object()?.get(key)
-}
-
 /// The `metadata.annotations` of an object (a pod template), when they are
 /// an object.
 pub fn annotations(object: &Value) -> Option<&Map<String, Value>> {
-    object.field("metadata")?.field("annotations")?.as_object()
-}
-
-/// [`field`] as a method of JSON values and objects, to read and to change.
-pub trait Field {
-    fn field(&self, key: &str) -> Option<&Value>;
-    fn field_mut(&mut self, key: &str) -> Option<&mut Value>;
-}
-
-impl Field for Map<String, Value> {
-    fn field(&self, key: &str) -> Option<&Value> {
-        self.get(key)
-    }
-
-    fn field_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.get_mut(key)
-    }
-}
-
-impl Field for Value {
-    fn field(&self, key: &str) -> Option<&Value> {
-        field(self, key)
-    }
-
-    fn field_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.as_object_mut()?.field_mut(key)
-    }
+    object.get("metadata")?.get("annotations")?.as_object()
 }
 
 /// The value at `key` of a JSON object, set to `empty` first when it is
@@ -86,10 +54,10 @@ pub fn child_or_insert<'a>(
     empty: Value,
 ) -> Option<&'a mut Value> {
     let object = object.as_object_mut()?;
-    if object.field(key).is_none() {
+    if !object.contains_key(key) {
         object.insert(key.to_string(), Value::Null);
     }
-    let child = object.field_mut(key)?;
+    let child = object.get_mut(key)?;
     if child.is_null() {
         *child = empty;
     }
@@ -100,37 +68,6 @@ pub fn child_or_insert<'a>(
 mod tests {
     use super::*;
     use crate::value::json;
-
-    #[test]
-    fn fields_are_found_in_small_and_large_objects_alike() {
-        let small = json!({"a": 1, "b": null});
-        let large: Value = (0..36)
-            .map(|i| (format!("k{i}"), json!(i)))
-            .collect::<Map<_, _>>()
-            .into();
-        assert_eq!(field(&small, "a"), Some(&json!(1)));
-        assert_eq!(field(&small, "b"), Some(&Value::Null));
-        assert_eq!(field(&small, "c"), None);
-        assert_eq!(field(&large, "k30"), Some(&json!(30)));
-        assert_eq!(field(&large, "k99"), None);
-        assert_eq!(field(&json!(["a"]), "a"), None, "not an object");
-    }
-
-    #[test]
-    fn fields_are_changed_in_small_and_large_objects_alike() {
-        let mut small = json!({"a": 1, "b": null});
-        let mut large: Value = (0..36)
-            .map(|i| (format!("k{i}"), json!(i)))
-            .collect::<crate::value::Map<_, _>>()
-            .into();
-        *small.field_mut("b").expect("b") = json!(2);
-        *large.field_mut("k30").expect("k30") = json!("thirty");
-        assert_eq!(small, json!({"a": 1, "b": 2}));
-        assert_eq!(large["k30"], json!("thirty"));
-        assert_eq!(small.field_mut("c"), None);
-        assert_eq!(large.field_mut("k99"), None);
-        assert_eq!(json!(["a"]).field_mut("a"), None, "not an object");
-    }
 
     #[rstest::rstest]
     #[case::on_the_first_line(b"{\"a\": \"\xff\"}", "invalid UTF-8 at line 1 column 8")]
@@ -145,6 +82,9 @@ mod tests {
 
     #[rstest::rstest]
     #[case::an_object(r#"{"b": [1, -2.5, 1e300, null], "a": {"": true}, "b": "again"}"#.to_string())]
+    #[case::repeated_keys_in_a_large_object(repeated_keys(40))]
+    #[case::repeated_keys_at_the_size_where_keys_are_hashed(repeated_keys(17))]
+    #[case::repeated_keys_in_a_small_object(repeated_keys(10))]
     #[case::a_syntax_error(r#"{"a": }"#.to_string())]
     #[case::trailing_characters("[1] x".to_string())]
     #[case::too_deep("[".repeat(200) + &"]".repeat(200))]
@@ -153,9 +93,19 @@ mod tests {
     fn values_are_built_as_serde_json_builds_them(#[case] text: String) {
         // Written out, so that the order of keys counts too.
         let written = |value: Result<Value, String>| value.map(|v| v.to_string());
-        let expected = written(serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()));
+        let expected = serde_json::from_str::<serde_json::Value>(&text)
+            .map(|v| v.to_string())
+            .map_err(|e| e.to_string());
         assert_eq!(written(value_from_str(&text)), expected, "{text}");
         assert_eq!(written(parse_value(text.as_bytes())), expected, "{text}");
+    }
+
+    /// An object of `keys` keys, the third and the fifth written again at
+    /// its end with other values, the third twice.
+    fn repeated_keys(keys: usize) -> String {
+        let mut entries: Vec<String> = (0..keys).map(|i| format!("\"k{i}\": {i}")).collect();
+        entries.extend([r#""k2": "again""#, r#""k4": [4]"#, r#""k2": "last""#].map(String::from));
+        format!("{{{}}}", entries.join(", "))
     }
 
     #[test]

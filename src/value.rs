@@ -603,3 +603,95 @@ impl From<serde_json::Value> for Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn numbered(keys: usize) -> Value {
+        (0..keys)
+            .map(|i| (format!("k{i}"), Value::from(i as u64)))
+            .collect::<Map<_, _>>()
+            .into()
+    }
+
+    #[rstest]
+    #[case::in_a_small_object(3)]
+    #[case::in_a_large_object(40)]
+    fn fields_are_found_and_changed_by_their_key(#[case] keys: usize) {
+        let mut object = numbered(keys);
+        assert_eq!(object.get("k2"), Some(&Value::from(2)));
+        assert_eq!(object.get("missing"), None);
+        *object.get_mut("k2").expect("k2") = "two".into();
+        assert_eq!(object["k2"], "two");
+        assert_eq!(object.get_mut("missing"), None);
+        assert_eq!(Value::Array(vec![]).get("k2"), None, "not an object");
+    }
+
+    #[test]
+    fn a_key_set_again_keeps_its_place() {
+        let mut object = Map::of([("a", 1u64.into()), ("b", 2u64.into())]);
+        assert_eq!(
+            object.insert("a".to_string(), 3u64.into()),
+            Some(1u64.into())
+        );
+        assert_eq!(object.insert("c".to_string(), 4u64.into()), None);
+        assert_eq!(Value::Object(object).to_string(), r#"{"a":3,"b":2,"c":4}"#);
+    }
+
+    #[test]
+    fn a_removed_key_leaves_the_others_in_order() {
+        let mut object = Map::of([("a", 1u64.into()), ("b", 2u64.into()), ("c", 3u64.into())]);
+        assert_eq!(object.shift_remove("a"), Some(1u64.into()));
+        assert_eq!(object.shift_remove("a"), None);
+        assert_eq!(Value::Object(object).to_string(), r#"{"b":2,"c":3}"#);
+    }
+
+    #[rstest]
+    #[case::in_a_small_object(5)]
+    #[case::in_a_large_object(40)]
+    fn repeated_keys_keep_their_first_place_and_last_value(#[case] keys: usize) {
+        let entries = (0..keys)
+            .map(|i| (format!("k{i}"), Value::from(i as u64)))
+            .chain([
+                ("k1".to_string(), "again".into()),
+                ("k1".to_string(), "last".into()),
+            ]);
+        let object: Map<String, Value> = entries.collect();
+        assert_eq!(object.len(), keys);
+        assert_eq!(object.keys().nth(1).map(String::as_str), Some("k1"));
+        assert_eq!(object.get("k1"), Some(&"last".into()));
+    }
+
+    #[test]
+    fn objects_are_equal_whatever_the_order_of_their_keys() {
+        let ab = object([("a", 1u64.into()), ("b", true.into())]);
+        let ba = object([("b", true.into()), ("a", 1u64.into())]);
+        assert_eq!(ab, ba);
+        assert_ne!(ab, object([("a", 1u64.into())]));
+        assert_ne!(ab, object([("a", 1u64.into()), ("b", false.into())]));
+    }
+
+    #[test]
+    fn values_are_written_and_handed_over_as_serde_json_writes_them() {
+        let text = r#"{"z":[1,-2,2.5,null,true,"\u0007é"],"a":{"":{}}}"#;
+        let ours: Value = serde_json::from_str(text).expect("JSON");
+        let theirs: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        assert_eq!(ours.to_string(), theirs.to_string());
+        assert_eq!(format!("{ours:?}"), theirs.to_string());
+        assert_eq!(
+            serde_json::Value::from(ours).to_string(),
+            theirs.to_string()
+        );
+    }
+
+    #[test]
+    fn indexing_what_is_not_there_reads_null() {
+        let value = numbered(2);
+        assert!(value["missing"].is_null());
+        assert!(value[0].is_null(), "not an array");
+        assert_eq!(Value::Array(vec!["x".into()])[0], "x");
+        assert!(Value::Array(vec![])[3].is_null());
+    }
+}

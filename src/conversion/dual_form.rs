@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use crate::value::{Map, Value, object};
 
 use crate::conversion::change::Change;
-use crate::raw_json::{Field, field};
+
 use crate::settings::is_dns_label;
 use crate::sidecars::log_sidecars::name;
 
@@ -40,12 +40,12 @@ impl StateVolume {
         let mount_paths: Vec<&str> = containers
             .iter()
             .flat_map(|c| {
-                c.field("volumeMounts")
+                c.get("volumeMounts")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
             })
-            .filter_map(|m| field(m, "mountPath").and_then(Value::as_str))
+            .filter_map(|m| m.get("mountPath").and_then(Value::as_str))
             .map(|p| p.trim_end_matches('/'))
             .collect();
         // The same path would be a duplicate mount; a parent of another
@@ -117,7 +117,7 @@ pub fn legacy_name(sidecar: &str, taken: impl Fn(&str) -> bool) -> String {
 /// taken as the argv only when it starts with a shell or `tail`.
 pub fn argv(container: &Value) -> Option<Vec<Value>> {
     let strings = |key| -> Option<Vec<Value>> {
-        match field(container, key) {
+        match container.get(key) {
             None | Some(Value::Null) => Some(Vec::new()),
             Some(Value::Array(items)) => items.iter().all(Value::is_string).then(|| items.clone()),
             Some(_) => None,
@@ -164,7 +164,7 @@ fn wrapped(container: &Value, script: String, argv: &[Value], state: &StateVolum
     let mut command = vec!["/bin/sh".into(), "-c".into(), script.into(), sidecar.into()];
     command.extend(argv.iter().cloned());
     let source = container.as_object().cloned().unwrap_or_default();
-    let had_command = !matches!(source.field("command"), None | Some(Value::Null));
+    let had_command = !matches!(source.get("command"), None | Some(Value::Null));
     let mut out = Map::with_capacity(source.len() + 1);
     for (key, value) in source {
         match key.as_str() {

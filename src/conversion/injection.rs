@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::value::{Map, Value, object};
 
 use crate::error::PolicyError;
-use crate::raw_json::{Field, field};
+
 use crate::settings::{Settings, is_dns_label};
 use crate::sidecars::log_sidecars::name;
 use crate::sidecars::tail_command::{is_pseudo_file, tail_follow};
@@ -137,7 +137,8 @@ pub fn streamer_script(drain: u32) -> String {
 pub fn streams(container: &Value, path: &str) -> bool {
     let follows = tail_follow(container).is_some_and(|t| t.files.iter().any(|f| f == path));
     let last = ["args", "command"].iter().find_map(|key| {
-        field(container, key)
+        container
+            .get(key)
             .and_then(Value::as_array)
             .filter(|list| !list.is_empty())
             .and_then(|list| list.last())
@@ -163,7 +164,7 @@ pub fn security_context(writer: Option<&Value>, pod_context: Option<&Value>) -> 
             object([("type", "RuntimeDefault".into())]),
         ),
     ]);
-    let from_writer = writer.and_then(|w| w.field("securityContext"));
+    let from_writer = writer.and_then(|w| w.get("securityContext"));
     for key in ["runAsUser", "runAsGroup", "runAsNonRoot"] {
         if let Some(value) = from_writer
             .and_then(|c| c.get(key))
@@ -179,7 +180,7 @@ pub fn security_context(writer: Option<&Value>, pod_context: Option<&Value>) -> 
                 .is_some_and(|v| !v.is_null())
     };
     let non_root = context.get("runAsNonRoot") == Some(&Value::Bool(true))
-        || pod_context.and_then(|p| p.field("runAsNonRoot")) == Some(&Value::Bool(true));
+        || pod_context.and_then(|p| p.get("runAsNonRoot")) == Some(&Value::Bool(true));
     if non_root && !set("runAsUser") {
         context.insert("runAsUser".to_string(), 65534u64.into());
     }

@@ -13,7 +13,7 @@ use crate::host::Host;
 use crate::kube_path::item_path;
 use crate::name_set::NameSet;
 use crate::nodes::node_support::{NodeSupport, candidates, describe_nodes, node_support};
-use crate::raw_json::{Field, annotations, child_or_insert, field};
+use crate::raw_json::{annotations, child_or_insert};
 use crate::request::pod_shape::shape_problems;
 use crate::request::workload::TemplateLocation;
 use crate::settings::{Fallback, Mode, Placement, Settings, SidecarSupport};
@@ -215,7 +215,7 @@ pub fn convert_template(
     let to_convert =
         !declared.regular.is_empty() || !declared.stripped.is_empty() || !inject.is_empty();
     let natives = spec
-        .field("initContainers")
+        .get("initContainers")
         .and_then(Value::as_array)
         .is_some_and(|list| list.iter().any(is_native));
     if !to_convert && !natives {
@@ -324,7 +324,7 @@ fn annotations_and_spec(template: &mut Value) -> (Option<&Object>, Option<&mut O
         match key.as_str() {
             "metadata" => {
                 let metadata: &Value = value;
-                template_annotations = metadata.field("annotations").and_then(Value::as_object);
+                template_annotations = metadata.get("annotations").and_then(Value::as_object);
             }
             "spec" => spec = value.as_object_mut(),
             _ => {}
@@ -350,7 +350,7 @@ fn check_dual_pairs(
         return;
     };
     let list = |key| {
-        spec.field(key)
+        spec.get(key)
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice)
     };
@@ -401,7 +401,7 @@ fn drop_legacy_copies(
         return;
     };
     let recorded: NameSet = recorded.iter().map(String::as_str).collect();
-    let natives: NameSet = match spec.field("initContainers") {
+    let natives: NameSet = match spec.get("initContainers") {
         Some(Value::Array(list)) => list
             .iter()
             .filter(|c| is_native(c))
@@ -410,7 +410,7 @@ fn drop_legacy_copies(
             .collect(),
         _ => return,
     };
-    let Some(Value::Array(containers)) = spec.field("containers") else {
+    let Some(Value::Array(containers)) = spec.get("containers") else {
         return;
     };
     let copies: Vec<usize> = containers
@@ -428,7 +428,7 @@ fn drop_legacy_copies(
         .iter()
         .map(|&i| name(&containers[i]).to_string())
         .collect();
-    if let Some(Value::Array(containers)) = spec.field_mut("containers") {
+    if let Some(Value::Array(containers)) = spec.get_mut("containers") {
         // One pass, so that hundreds of copies stay linear.
         let mut copy = copies.iter().peekable();
         let mut index = 0;
@@ -474,7 +474,7 @@ fn wanted_injections(
     };
     let entries = injection::entries(&settings.annotation("stream"), value)?;
     let empty = Vec::new();
-    let list = |k| spec.field(k).and_then(Value::as_array).unwrap_or(&empty);
+    let list = |k| spec.get(k).and_then(Value::as_array).unwrap_or(&empty);
     let all: Vec<&Value> = list("containers")
         .iter()
         .chain(list("initContainers"))
@@ -588,11 +588,11 @@ fn convert_spec(
             .chain(&init_containers)
             .chain(moving.iter().map(|c| &c.container))
             .collect();
-        let restart_policy = spec.field("restartPolicy").and_then(Value::as_str);
+        let restart_policy = spec.get("restartPolicy").and_then(Value::as_str);
         DualPairs::new(reason, &volumes, &every, restart_policy, &recorded_dual)
     });
 
-    let pod_security = spec.field("securityContext").cloned();
+    let pod_security = spec.get("securityContext").cloned();
     let regular_count = apps.len() + kept.len();
     let mut shared = SharedFiles::new(
         &mut apps,
@@ -906,7 +906,7 @@ fn check_native(
 
 fn mount_volumes(container: &Value) -> impl Iterator<Item = &str> {
     container
-        .field("volumeMounts")
+        .get("volumeMounts")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -923,10 +923,10 @@ fn refusals(
     problems: &mut Vec<PolicyError>,
 ) {
     let path = path.to_string();
-    if field(container, "restartPolicyRules").is_some() {
+    if container.get("restartPolicyRules").is_some() {
         problems.push(PolicyError::RestartPolicyRules { path: path.clone() });
     }
-    if let Some(value) = field(container, "restartPolicy").and_then(Value::as_str)
+    if let Some(value) = container.get("restartPolicy").and_then(Value::as_str)
         && value != "Always"
     {
         problems.push(PolicyError::RestartPolicyNotAlways {
@@ -934,12 +934,12 @@ fn refusals(
             value: value.to_string(),
         });
     }
-    if field(container, "startupProbe").is_some_and(|p| !p.is_null()) {
+    if container.get("startupProbe").is_some_and(|p| !p.is_null()) {
         problems.push(PolicyError::StartupProbe { path: path.clone() });
     }
     if container
-        .field("lifecycle")
-        .and_then(|lifecycle| lifecycle.field("postStart"))
+        .get("lifecycle")
+        .and_then(|lifecycle| lifecycle.get("postStart"))
         .is_some_and(|h| !h.is_null())
     {
         problems.push(PolicyError::PostStart { path: path.clone() });
@@ -960,7 +960,7 @@ fn refusals(
             });
         }
     }
-    if field(container, "resizePolicy").is_some_and(|p| !p.is_null())
+    if container.get("resizePolicy").is_some_and(|p| !p.is_null())
         && settings.kubernetes_version < SIDECAR_RESIZE_SINCE
     {
         problems.push(PolicyError::ResizePolicyTooOld {
@@ -981,13 +981,13 @@ struct HostPorts {
 
 fn host_ports(container: &Value) -> Vec<(i64, String, String)> {
     container
-        .field("ports")
+        .get("ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|p| {
             let port = p
-                .field("hostPort")
+                .get("hostPort")
                 .and_then(Value::as_i64)
                 .filter(|&n| n > 0)?;
             let text = |k, default| p.get(k).and_then(Value::as_str).unwrap_or(default);
@@ -1064,7 +1064,7 @@ fn record(
 /// Takes a list out of the spec, leaving an empty list (or whatever was
 /// there) in place, so that key order and absent keys are kept.
 fn take_list(spec: &mut Map<String, Value>, key: &str) -> Vec<Value> {
-    match spec.field_mut(key) {
+    match spec.get_mut(key) {
         Some(Value::Array(items)) => std::mem::take(items),
         _ => Vec::new(),
     }
@@ -1073,7 +1073,7 @@ fn take_list(spec: &mut Map<String, Value>, key: &str) -> Vec<Value> {
 /// Puts a list back where `take_list` took it. An absent or `null` list
 /// that stays empty is left as it was.
 fn put_list(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
-    match spec.field_mut(key) {
+    match spec.get_mut(key) {
         Some(Value::Array(slot)) => *slot = items,
         _ if items.is_empty() => {}
         _ => {

@@ -7,7 +7,7 @@ use crate::value::{Map, Value, object};
 
 use crate::conversion::change::Change;
 use crate::error::PolicyError;
-use crate::raw_json::{Field, child_or_insert, field};
+use crate::raw_json::child_or_insert;
 use crate::sidecars::log_sidecars::name;
 
 /// A `volumeMount` as far as file locations go.
@@ -26,12 +26,8 @@ enum Sub {
 
 impl Mount {
     fn read(mount: &Value) -> Mount {
-        let text = |key| {
-            field(mount, key)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-        };
-        let sub = match field(mount, "subPathExpr").and_then(Value::as_str) {
+        let text = |key| mount.get(key).and_then(Value::as_str).unwrap_or_default();
+        let sub = match mount.get("subPathExpr").and_then(Value::as_str) {
             Some(expr) if !expr.is_empty() => Sub::Expr(expr.to_string()),
             _ => Sub::Path(text("subPath").to_string()),
         };
@@ -141,7 +137,7 @@ fn components<'p>(sub: &'p str, rest: &'p str) -> impl Iterator<Item = &'p str> 
 
 fn mounts(container: &Value) -> Vec<Mount> {
     container
-        .field("volumeMounts")
+        .get("volumeMounts")
         .and_then(Value::as_array)
         .map(|mounts| mounts.iter().map(Mount::read).collect())
         .unwrap_or_default()
@@ -171,7 +167,7 @@ impl MountsMark {
     pub fn of(container: &Value) -> MountsMark {
         MountsMark(
             container
-                .field("volumeMounts")
+                .get("volumeMounts")
                 .map(|mounts| mounts.as_array().map(Vec::len)),
         )
     }
@@ -189,7 +185,7 @@ impl MountsMark {
                 object.insert("volumeMounts".to_string(), Value::Null);
             }
             Some(Some(len)) => {
-                if let Some(Value::Array(mounts)) = object.field_mut("volumeMounts") {
+                if let Some(Value::Array(mounts)) = object.get_mut("volumeMounts") {
                     mounts.truncate(len);
                 }
             }
@@ -516,7 +512,7 @@ impl<'a> SharedFiles<'a> {
             volumes: self.volumes.len(),
             app_mounts: self
                 .may_create_volume()
-                .then(|| self.apps[0].field("volumeMounts").cloned()),
+                .then(|| self.apps[0].get("volumeMounts").cloned()),
         }
     }
 
@@ -566,7 +562,7 @@ fn parent(file: &str) -> Option<&str> {
 fn differing_variable(expr: &str, app: &Value, sidecar: &Value) -> Option<String> {
     let env_var = |container: &Value, variable: &str| {
         container
-            .field("env")
+            .get("env")
             .and_then(Value::as_array)
             .and_then(|env| env.iter().find(|e| name(e) == variable))
             .cloned()

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use crate::value::Value;
 
 use crate::kube_path::Path;
-use crate::raw_json::{Field, field};
+
 use crate::version::KubeVersion;
 
 /// One field the API server would drop.
@@ -124,7 +124,7 @@ impl Condition {
             Condition::NonEmptyList => value.as_array().is_some_and(|list| !list.is_empty()),
             Condition::ImageVolume => is_image_volume(value),
             Condition::ImageVolumeMount => value
-                .field("name")
+                .get("name")
                 .and_then(Value::as_str)
                 .is_some_and(|name| image_volumes.contains(&name)),
         }
@@ -132,17 +132,17 @@ impl Condition {
 }
 
 fn is_image_volume(volume: &Value) -> bool {
-    volume.field("image").is_some_and(Value::is_object)
+    volume.get("image").is_some_and(Value::is_object)
 }
 
 fn image_volume_names(pod_spec: &Value) -> impl Iterator<Item = &str> {
     pod_spec
-        .field("volumes")
+        .get("volumes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|volume| is_image_volume(volume))
-        .filter_map(|volume| volume.field("name").and_then(Value::as_str))
+        .filter_map(|volume| volume.get("name").and_then(Value::as_str))
 }
 
 /// The patterns of every row merged into one tree: a walk reads each key
@@ -265,7 +265,7 @@ fn walk(
         if step.node.rows & active == 0 {
             continue;
         }
-        let Some(child) = field(value, step.key) else {
+        let Some(child) = value.get(step.key) else {
             continue;
         };
         let child_path = path.field(step.key);

@@ -264,11 +264,12 @@ mod tests {
         }
         for object in objects {
             let text = format!(r#"{{"request": {{"object": {object}}}}}"#);
-            let expected: Value = serde_json::from_str(&object).expect("JSON");
+            // Written out, so that the order of keys counts too.
+            let expected = serde_json::from_str::<serde_json::Value>(&object).expect("JSON");
             let read = read(text.as_bytes()).expect("JSON");
             assert_eq!(
-                read.request.expect("a request").object,
-                expected,
+                read.request.expect("a request").object.to_string(),
+                expected.to_string(),
                 "{object}"
             );
         }

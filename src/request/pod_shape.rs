@@ -7,7 +7,7 @@ use crate::value::Value;
 use crate::error::PolicyError;
 use crate::kube_path::Path;
 use crate::name_set::NameSet;
-use crate::raw_json::{Field, field};
+
 use crate::settings::is_dns_label;
 
 /// The container lists the policy reads and writes.
@@ -20,25 +20,25 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
         problems: &mut problems,
     };
     let metadata_path = Path::Root(metadata_path);
-    if let Some(metadata) = check.object(template.field("metadata"), &metadata_path) {
+    if let Some(metadata) = check.object(template.get("metadata"), &metadata_path) {
         let path = metadata_path.field("annotations");
-        if let Some(annotations) = check.object(metadata.field("annotations"), &path) {
+        if let Some(annotations) = check.object(metadata.get("annotations"), &path) {
             for (key, value) in annotations {
                 check.string(Some(value), &path.key(key));
             }
         }
     }
     let spec_path = Path::Root(spec_path);
-    let Some(spec) = check.object(template.field("spec"), &spec_path) else {
+    let Some(spec) = check.object(template.get("spec"), &spec_path) else {
         return problems;
     };
     let mut names = NameSet::default();
     for list in CONTAINER_LISTS {
         let list_path = spec_path.field(list);
-        for (i, container) in check.list(spec.field(list), &list_path).iter().enumerate() {
+        for (i, container) in check.list(spec.get(list), &list_path).iter().enumerate() {
             let path = list_path.index(i);
             check_container(&mut check, container, &path);
-            let Some(name) = field(container, "name").and_then(Value::as_str) else {
+            let Some(name) = container.get("name").and_then(Value::as_str) else {
                 continue;
             };
             // The API server requires DNS labels, and the policy records
@@ -58,7 +58,7 @@ pub fn shape_problems(template: &Value, metadata_path: &str, spec_path: &str) ->
     }
     let volumes_path = spec_path.field("volumes");
     for (i, volume) in check
-        .list(spec.field("volumes"), &volumes_path)
+        .list(spec.get("volumes"), &volumes_path)
         .iter()
         .enumerate()
     {
@@ -75,14 +75,11 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         return;
     }
     check.required_string(container, path, "name");
-    check.string(
-        field(container, "restartPolicy"),
-        &path.field("restartPolicy"),
-    );
+    check.string(container.get("restartPolicy"), &path.field("restartPolicy"));
     for key in ["command", "args"] {
         let list_path = path.field(key);
         for (i, word) in check
-            .list(field(container, key), &list_path)
+            .list(container.get(key), &list_path)
             .iter()
             .enumerate()
         {
@@ -91,7 +88,7 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
     }
     let mounts_path = path.field("volumeMounts");
     for (i, mount) in check
-        .list(field(container, "volumeMounts"), &mounts_path)
+        .list(container.get("volumeMounts"), &mounts_path)
         .iter()
         .enumerate()
     {
@@ -99,17 +96,14 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
         if check.element(mount, &mount_path).is_some() {
             check.required_string(mount, &mount_path, "name");
             check.required_string(mount, &mount_path, "mountPath");
-            check.string(field(mount, "subPath"), &mount_path.field("subPath"));
-            check.string(
-                field(mount, "subPathExpr"),
-                &mount_path.field("subPathExpr"),
-            );
-            check.boolean(field(mount, "readOnly"), &mount_path.field("readOnly"));
+            check.string(mount.get("subPath"), &mount_path.field("subPath"));
+            check.string(mount.get("subPathExpr"), &mount_path.field("subPathExpr"));
+            check.boolean(mount.get("readOnly"), &mount_path.field("readOnly"));
         }
     }
     let env_path = path.field("env");
     for (i, var) in check
-        .list(field(container, "env"), &env_path)
+        .list(container.get("env"), &env_path)
         .iter()
         .enumerate()
     {
@@ -120,18 +114,18 @@ fn check_container(check: &mut Checker, container: &Value, path: &Path) {
     }
     let ports_path = path.field("ports");
     for (i, port) in check
-        .list(field(container, "ports"), &ports_path)
+        .list(container.get("ports"), &ports_path)
         .iter()
         .enumerate()
     {
         let port_path = ports_path.index(i);
         if check.element(port, &port_path).is_some() {
-            check.integer(field(port, "hostPort"), &port_path.field("hostPort"));
-            check.string(field(port, "protocol"), &port_path.field("protocol"));
-            check.string(field(port, "hostIP"), &port_path.field("hostIP"));
+            check.integer(port.get("hostPort"), &port_path.field("hostPort"));
+            check.string(port.get("protocol"), &port_path.field("protocol"));
+            check.string(port.get("hostIP"), &port_path.field("hostIP"));
         }
     }
-    check.object(field(container, "lifecycle"), &path.field("lifecycle"));
+    check.object(container.get("lifecycle"), &path.field("lifecycle"));
 }
 
 /// Records a problem for each value of the wrong type; absent and `null`
@@ -200,7 +194,7 @@ impl Checker<'_> {
     /// server's "Required value" does.
     fn required_string(&mut self, object: &Value, path: &Path, key: &str) {
         let path = path.field(key);
-        match field(object, key) {
+        match object.get(key) {
             Some(Value::String(text)) if !text.is_empty() => {}
             None | Some(Value::Null | Value::String(_)) => {
                 self.problems.push(PolicyError::Missing {

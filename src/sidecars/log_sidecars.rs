@@ -5,7 +5,7 @@ use crate::value::{Map, Value};
 use crate::conversion::dual_form::recorded_pairs;
 use crate::error::PolicyError;
 use crate::name_set::NameSet;
-use crate::raw_json::{Field, field};
+
 use crate::settings::Settings;
 use crate::sidecars::tail_command::{TailFollow, tail_follow};
 
@@ -53,14 +53,15 @@ pub fn annotated_names(value: Option<&Value>) -> Vec<&str> {
 
 /// The `name` of a container or volume (shape-checked before use).
 pub fn name(container: &Value) -> &str {
-    field(container, "name")
+    container
+        .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
 
 /// Whether an init container is a native sidecar.
 pub fn is_native(container: &Value) -> bool {
-    field(container, "restartPolicy").and_then(Value::as_str) == Some("Always")
+    container.get("restartPolicy").and_then(Value::as_str) == Some("Always")
 }
 
 /// Whether a command line found by detection streams a log: following only
@@ -76,7 +77,7 @@ pub fn declared_sidecars(
     settings: &Settings,
 ) -> Result<Declared, Vec<PolicyError>> {
     let empty = Vec::new();
-    let list = |key| spec.field(key).and_then(Value::as_array).unwrap_or(&empty);
+    let list = |key| spec.get(key).and_then(Value::as_array).unwrap_or(&empty);
     let (containers, init_containers) = (list("containers"), list("initContainers"));
 
     // Sets of names, so that pods with hundreds of containers stay linear;

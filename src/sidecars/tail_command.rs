@@ -6,8 +6,6 @@ use std::ops::Range;
 
 use crate::value::Value;
 
-use crate::raw_json::{Field, field};
-
 /// How a `tail` command follows its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TailFollow {
@@ -76,7 +74,7 @@ pub fn apply_edits(container: &mut Value, edits: &[Edit]) {
     // their offsets.
     for edit in edits.iter().rev() {
         let slot = container
-            .field_mut(edit.key)
+            .get_mut(edit.key)
             .and_then(Value::as_array_mut)
             .and_then(|list| list.get_mut(edit.index));
         if let Some(Value::String(text)) = slot
@@ -127,7 +125,7 @@ pub fn tail_follow(container: &Value) -> Option<TailFollow> {
 fn container_argv(container: &Value) -> Option<Vec<(&str, Place)>> {
     let mut argv = Vec::new();
     for key in ["command", "args"] {
-        match field(container, key) {
+        match container.get(key) {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => {
                 for (index, item) in items.iter().enumerate() {
