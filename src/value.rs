@@ -399,8 +399,8 @@ impl Map<String, Value> {
     }
 }
 
-/// Objects up to this many entries are checked for repeated keys by
-/// comparing each key with those before it; larger ones hash their keys.
+/// Objects up to this many entries are checked for repeated keys, and
+/// compared, by comparing keys in turn; larger ones hash their keys.
 const COMPARED_IN_TURN: usize = 16;
 
 impl Default for Map<String, Value> {
@@ -411,7 +411,14 @@ impl Default for Map<String, Value> {
 
 impl PartialEq for Map<String, Value> {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        if self.len() != other.len() {
+            return false;
+        }
+        if self.len() <= COMPARED_IN_TURN {
+            return self.iter().all(|(k, v)| other.get(k) == Some(v));
+        }
+        let theirs: HashMap<&str, &Value> = other.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        self.iter().all(|(k, v)| theirs.get(k.as_str()) == Some(&v))
     }
 }
 
@@ -671,6 +678,22 @@ mod tests {
         assert_eq!(ab, ba);
         assert_ne!(ab, object([("a", 1u64.into())]));
         assert_ne!(ab, object([("a", 1u64.into()), ("b", false.into())]));
+    }
+
+    #[test]
+    fn large_objects_are_equal_whatever_the_order_of_their_keys() {
+        let forward = numbered(40);
+        let backward: Map<String, Value> = forward
+            .as_object()
+            .expect("an object")
+            .clone()
+            .into_iter()
+            .rev()
+            .collect();
+        assert_eq!(forward, Value::Object(backward.clone()));
+        let mut changed = backward;
+        changed.insert("k39".to_string(), "other".into());
+        assert_ne!(forward, Value::Object(changed));
     }
 
     #[test]

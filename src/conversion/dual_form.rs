@@ -165,21 +165,17 @@ fn wrapped(container: &Value, script: String, argv: &[Value], state: &StateVolum
     command.extend(argv.iter().cloned());
     let source = container.as_object().cloned().unwrap_or_default();
     let had_command = !matches!(source.get("command"), None | Some(Value::Null));
-    let mut out = Map::with_capacity(source.len() + 1);
-    for (key, value) in source {
-        match key.as_str() {
-            "command" => {
-                out.insert(key, Value::Array(command.clone()));
-            }
-            "args" if had_command => {}
-            "args" => {
-                out.insert("command".to_string(), Value::Array(command.clone()));
-            }
-            _ => {
-                out.insert(key, value);
-            }
-        }
-    }
+    // Collected, not inserted one by one: a repeated `command` keeps the
+    // first place, and a container of many keys costs no quadratic search.
+    let mut out: Map<String, Value> = source
+        .into_iter()
+        .filter_map(|(key, value)| match key.as_str() {
+            "command" => Some((key, Value::Array(command.clone()))),
+            "args" if had_command => None,
+            "args" => Some(("command".to_string(), Value::Array(command.clone()))),
+            _ => Some((key, value)),
+        })
+        .collect();
     if !out.contains_key("command") {
         out.insert("command".to_string(), Value::Array(command));
     }
