@@ -1,7 +1,5 @@
 //! One admission request from payload to verdict, in either mode.
 
-use crate::value::Value;
-
 use crate::conversion::change::{Change, shorten};
 use crate::conversion::dual_form::native_halves;
 use crate::conversion::template::convert_template;
@@ -12,6 +10,7 @@ use crate::raw_json::annotations;
 use crate::request::payload::{self, Request};
 use crate::request::workload::{acts_on, template_location};
 use crate::settings::{Mode, Settings};
+use crate::value::Value;
 
 /// What the policy answers.
 #[derive(Debug, Clone, PartialEq)]

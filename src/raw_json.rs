@@ -1,9 +1,10 @@
 //! Reading and editing raw JSON in place, so that every field the policy
 //! does not mean to change stays exactly as it came.
 
-use crate::value::{Build, Map, Value};
 use serde::Deserialize;
 use serde::de::DeserializeSeed;
+
+use crate::value::{Build, Map, Value};
 
 /// Reads JSON from bytes. The UTF-8 is checked first and whole, and then
 /// serde_json's reader of text parses: the policy holds one JSON reader, not

@@ -13,12 +13,10 @@
 
 use std::collections::HashSet;
 
-use crate::value::{Map, Value, object};
-
 use crate::conversion::change::Change;
-
 use crate::settings::is_dns_label;
 use crate::sidecars::log_sidecars::name;
+use crate::value::{Map, Value, object};
 
 /// Where the two forms keep their records.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,13 +4,11 @@
 
 use std::collections::HashSet;
 
-use crate::value::{Map, Value, object};
-
 use crate::error::PolicyError;
-
 use crate::settings::{Settings, is_dns_label};
 use crate::sidecars::log_sidecars::name;
 use crate::sidecars::tail_command::{is_pseudo_file, tail_follow};
+use crate::value::{Map, Value, object};
 
 /// One entry of `PREFIX/stream`: the file to stream, and the sidecar's name
 /// when the entry gives one.

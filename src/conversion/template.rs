@@ -2,8 +2,6 @@
 
 use std::collections::HashSet;
 
-use crate::value::{Map, Value};
-
 use crate::conversion::change::{Change, QUOTING_WARNING_LIMIT, shorten, shorten_to};
 use crate::conversion::dual_form::{self, DualPairs};
 use crate::conversion::injection;
@@ -21,6 +19,7 @@ use crate::sidecars::log_sidecars::{
     Declared, Sidecar, annotated_names, declared_sidecars, is_native, name,
 };
 use crate::sidecars::tail_command::{TailFollow, apply_edits, tail_follow};
+use crate::value::{Map, Value};
 use crate::version::KubeVersion;
 
 /// Native sidecars exist from this release on (beta, on by default).

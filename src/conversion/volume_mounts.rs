@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
-use crate::value::{Map, Value, object};
-
 use crate::conversion::change::Change;
 use crate::error::PolicyError;
 use crate::raw_json::child_or_insert;
 use crate::sidecars::log_sidecars::name;
+use crate::value::{Map, Value, object};
 
 /// A `volumeMount` as far as file locations go.
 #[derive(Debug, Clone, PartialEq, Eq)]

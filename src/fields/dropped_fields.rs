@@ -8,10 +8,8 @@
 
 use std::sync::OnceLock;
 
-use crate::value::Value;
-
 use crate::kube_path::Path;
-
+use crate::value::Value;
 use crate::version::KubeVersion;
 
 /// One field the API server would drop.

@@ -1,13 +1,12 @@
 //! Fields that would vanish after admission: those whose feature gate is off
 //! at the target version, and keys the Kubernetes schema does not define.
 
-use crate::value::Value;
-
 use crate::conversion::change::shorten;
 use crate::error::PolicyError;
 use crate::fields::dropped_fields::{DroppedField, dropped_fields};
 use crate::fields::unknown_fields::{UnknownField, unknown_fields};
 use crate::settings::{FieldPolicy, Settings};
+use crate::value::Value;
 
 /// Rejection lines and warnings about fields that would be dropped.
 #[derive(Debug, Default, PartialEq, Eq)]

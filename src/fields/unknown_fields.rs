@@ -12,9 +12,8 @@
 
 use std::sync::OnceLock;
 
-use crate::value::Value;
-
 use crate::kube_path::Path;
+use crate::value::Value;
 
 /// A key that the schema of its object does not define.
 #[derive(Debug, Clone, PartialEq, Eq)]

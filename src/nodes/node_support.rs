@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use crate::value::{Map, Value};
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListAllResourcesRequest,
 };
@@ -12,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::host::Host;
 use crate::raw_json::parse;
+use crate::value::{Map, Value};
 use crate::version::KubeVersion;
 
 /// The only fields of a Node the policy reads; the host prunes the rest.

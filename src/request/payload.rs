@@ -6,12 +6,11 @@
 //! them; any payload it does not expect is read whole instead, so that
 //! every kind of bad input gets the same answer either way.
 
-use crate::value::Value;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::raw_json;
-use crate::value::Build;
+use crate::value::{Build, Value};
 
 /// What the policy reads of a payload `{"request": ..., "settings": ...}`.
 #[derive(Debug, Default, PartialEq)]

@@ -2,13 +2,11 @@
 //! types Kubernetes gives them, so that bad input is refused with its path
 //! instead of being misread.
 
-use crate::value::Value;
-
 use crate::error::PolicyError;
 use crate::kube_path::Path;
 use crate::name_set::NameSet;
-
 use crate::settings::is_dns_label;
+use crate::value::Value;
 
 /// The container lists the policy reads and writes.
 pub const CONTAINER_LISTS: [&str; 2] = ["containers", "initContainers"];

@@ -1,13 +1,11 @@
 //! Which containers of a pod template are declared log sidecars.
 
-use crate::value::{Map, Value};
-
 use crate::conversion::dual_form::recorded_pairs;
 use crate::error::PolicyError;
 use crate::name_set::NameSet;
-
 use crate::settings::Settings;
 use crate::sidecars::tail_command::{TailFollow, tail_follow};
+use crate::value::{Map, Value};
 
 /// The log sidecars of a pod template that are not native yet.
 #[derive(Debug, Default, PartialEq, Eq)]
