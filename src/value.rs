@@ -24,7 +24,9 @@ pub enum Value {
 }
 
 /// A JSON object: its entries in order, each key once. Equal to another
-/// object with the same entries in any order, as JSON objects are.
+/// object with the same entries in any order, as JSON objects are. Generic
+/// in name only, as serde_json's is, so that it is written
+/// `Map<String, Value>` as before.
 #[derive(Clone)]
 pub struct Map<K, V> {
     entries: Vec<(K, V)>,
@@ -52,23 +54,9 @@ impl Value {
         }
     }
 
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            Value::Bool(value) => Some(*value),
-            _ => None,
-        }
-    }
-
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Number(number) => number.as_i64(),
-            _ => None,
-        }
-    }
-
-    pub fn as_u64(&self) -> Option<u64> {
-        match self {
-            Value::Number(number) => number.as_u64(),
             _ => None,
         }
     }
@@ -331,28 +319,12 @@ impl Map<String, Value> {
         Some(self.entries.remove(at).1)
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
-    }
-
     pub fn iter(&self) -> Iter<'_> {
-        self.into_iter()
-    }
-
-    pub fn iter_mut(&mut self) -> IterMut<'_> {
         self.into_iter()
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.entries.iter().map(|(k, _)| k)
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = &Value> {
-        self.entries.iter().map(|(_, v)| v)
-    }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        self.entries.iter_mut().map(|(_, v)| v)
     }
 
     /// Keeps the first place and the last value of each repeated key, as
