@@ -21,18 +21,17 @@ pub struct TailFollow {
     pub rewrite: Option<Vec<Edit>>,
 }
 
-/// One follow option to replace in `command` or `args`.
+/// One word of follow options to replace in `command` or `args`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     /// `command` or `args`.
     pub key: &'static str,
     /// The index of the string in that list.
     pub index: usize,
-    /// The bytes of that string to replace.
+    /// The bytes of the word in that string.
     pub range: Range<usize>,
-    /// What they become: `-F` for a long option, `F` for the `f` of a cluster.
-    pub with: &'static str,
-    /// The option as written, and as rewritten, for the warning.
+    /// The word as written, and as rewritten: `-F` for a long option, every
+    /// `f` of a cluster made `F`. Also the text of the warning.
     pub option: String,
     pub rewritten: String,
 }
@@ -70,17 +69,18 @@ impl TailFollow {
 /// Applies `edits`, in the order [`tail_follow`] gives them (the order of
 /// the command line), to the container's `command` and `args`.
 pub fn apply_edits(container: &mut Value, edits: &[Edit]) {
-    // Later ranges first, so that earlier ones in the same string keep
-    // their offsets.
-    for edit in edits.iter().rev() {
-        let slot = container
-            .get_mut(edit.key)
-            .and_then(Value::as_array_mut)
-            .and_then(|list| list.get_mut(edit.index));
-        if let Some(Value::String(text)) = slot
-            && text.get(edit.range.clone()).is_some()
-        {
-            text.replace_range(edit.range.clone(), edit.with);
+    for key in ["command", "args"] {
+        let Some(list) = container.get_mut(key).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        // Later ranges first, so that earlier ones in the same string keep
+        // their offsets.
+        for edit in edits.iter().rev().filter(|edit| edit.key == key) {
+            if let Some(Value::String(text)) = list.get_mut(edit.index)
+                && text.get(edit.range.clone()).is_some()
+            {
+                text.replace_range(edit.range.clone(), &edit.rewritten);
+            }
         }
     }
 }
@@ -398,22 +398,29 @@ fn parse_tail(words: &[Word]) -> Option<TailFollow> {
     let rewrite = if retry {
         Some(Vec::new())
     } else {
+        // One edit per word, not per option: a cluster `-ffff...` is one
+        // word however many times it says `f`.
         follows
-            .iter()
-            .map(|follow| {
-                let word = &words[follow.word];
+            .chunk_by(|a, b| a.word == b.word)
+            .map(|options| {
+                let word = &words[options[0].word];
                 let place = word.at.as_ref()?;
-                let (range, with) = match follow.short_at {
-                    Some(at) => (at..at + 1, "F"),
-                    None => (0..word.text.len(), "-F"),
+                let rewritten = match options[0].short_at {
+                    None => "-F".to_string(),
+                    Some(_) => {
+                        let mut bytes = word.text.as_bytes().to_vec();
+                        for at in options.iter().filter_map(|option| option.short_at) {
+                            if let Some(byte) = bytes.get_mut(at) {
+                                *byte = b'F';
+                            }
+                        }
+                        String::from_utf8(bytes).ok()?
+                    }
                 };
-                let mut rewritten = word.text.to_string();
-                rewritten.replace_range(range.clone(), with);
                 Some(Edit {
                     key: place.key,
                     index: place.index,
-                    range: place.start + range.start..place.start + range.end,
-                    with,
+                    range: place.start..place.start + word.text.len(),
                     option: word.text.to_string(),
                     rewritten,
                 })
@@ -584,6 +591,10 @@ mod tests {
         json!({"command": ["sh", "-c", "tail --follow -f /a.log"]}),
         json!({"command": ["sh", "-c", "tail -F -F /a.log"]})
     )]
+    #[case::every_f_of_a_cluster(
+        json!({"command": ["sh", "-c", "tail -qffn+1 /a.log"]}),
+        json!({"command": ["sh", "-c", "tail -qFFn+1 /a.log"]})
+    )]
     #[case::retrying_already_changes_nothing(
         json!({"command": ["tail", "-f", "--retry", "/a.log"]}),
         json!({"command": ["tail", "-f", "--retry", "/a.log"]})
@@ -593,6 +604,18 @@ mod tests {
         #[case] expected: Value,
     ) {
         assert_eq!(rewritten(container.clone()), Some(expected), "{container}");
+    }
+
+    /// A word is copied once for its edit, not once per `f` it holds.
+    #[test]
+    fn a_long_cluster_of_follow_options_is_one_edit() {
+        let cluster = format!("-{}", "f".repeat(100_000));
+        let container = json!({"command": ["tail", cluster, "/a.log"]});
+        let edits = tail_follow(&container)
+            .and_then(|tail| tail.rewrite)
+            .expect("an edit");
+        assert_eq!(edits.len(), 1);
+        assert_eq!(edits[0].rewritten, format!("-{}", "F".repeat(100_000)));
     }
 
     #[test]
