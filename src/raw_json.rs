@@ -55,10 +55,7 @@ pub fn child_or_insert<'a>(
     empty: Value,
 ) -> Option<&'a mut Value> {
     let object = object.as_object_mut()?;
-    if !object.contains_key(key) {
-        object.insert(key.to_string(), Value::Null);
-    }
-    let child = object.get_mut(key)?;
+    let child = object.get_or_insert_null(key);
     if child.is_null() {
         *child = empty;
     }
@@ -84,8 +81,9 @@ mod tests {
     #[rstest::rstest]
     #[case::an_object(r#"{"b": [1, -2.5, 1e300, null], "a": {"": true}, "b": "again"}"#.to_string())]
     #[case::repeated_keys_in_a_large_object(repeated_keys(40))]
-    #[case::repeated_keys_at_the_size_where_keys_are_hashed(repeated_keys(17))]
-    #[case::repeated_keys_in_a_small_object(repeated_keys(10))]
+    #[case::repeated_keys_in_the_largest_object_compared_in_turn(repeated_keys(13))]
+    #[case::repeated_keys_in_the_smallest_object_whose_keys_are_hashed(repeated_keys(14))]
+    #[case::repeated_keys_in_a_small_object(repeated_keys(5))]
     #[case::a_syntax_error(r#"{"a": }"#.to_string())]
     #[case::trailing_characters("[1] x".to_string())]
     #[case::too_deep("[".repeat(200) + &"]".repeat(200))]

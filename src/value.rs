@@ -1,8 +1,8 @@
 //! The JSON value the policy reads, changes and writes: serde_json's
 //! `Value` in shape and in methods, with objects kept as a list of entries
-//! in their order. Pods are made of many small objects; a list is built
-//! without hashing a key or making a table, and a few keys are found by
-//! comparing them in turn. Numbers are serde_json's own.
+//! in their order. Pods are made of many small objects; a list of up to
+//! 16 entries is built without hashing a key or making a table, and a few
+//! keys are found by comparing them in turn. Numbers are serde_json's own.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -313,6 +313,18 @@ impl Map<String, Value> {
         }
     }
 
+    /// The value at `key`, set to `null` at the end first when absent.
+    pub fn get_or_insert_null(&mut self, key: &str) -> &mut Value {
+        let at = match self.entries.iter().position(|(k, _)| k == key) {
+            Some(at) => at,
+            None => {
+                self.entries.push((key.to_string(), Value::Null));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[at].1
+    }
+
     /// Removes `key`, the keys after it keeping their order.
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
         let at = self.entries.iter().position(|(k, _)| k == key)?;
@@ -407,11 +419,13 @@ impl FromIterator<(String, Value)> for Map<String, Value> {
     }
 }
 
+/// As inserting each entry in turn, without a search of the object per
+/// entry.
 impl Extend<(String, Value)> for Map<String, Value> {
     fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, entries: I) {
-        for (key, value) in entries {
-            self.insert(key, value);
-        }
+        let mut all = std::mem::take(&mut self.entries);
+        all.extend(entries);
+        *self = Map::from_entries(all);
     }
 }
 
@@ -620,6 +634,25 @@ mod tests {
     }
 
     #[test]
+    fn entries_added_at_once_are_set_as_one_by_one() {
+        let mut object = Map::of([("a", 1u64.into()), ("b", 2u64.into())]);
+        object.extend([
+            ("c".to_string(), 3u64.into()),
+            ("a".to_string(), 4u64.into()),
+            ("c".to_string(), 5u64.into()),
+        ]);
+        assert_eq!(Value::Object(object).to_string(), r#"{"a":4,"b":2,"c":5}"#);
+    }
+
+    #[test]
+    fn a_missing_key_is_added_as_null_at_the_end() {
+        let mut object = Map::of([("a", 1u64.into())]);
+        assert_eq!(object.get_or_insert_null("a"), &Value::from(1u64));
+        assert!(object.get_or_insert_null("b").is_null());
+        assert_eq!(Value::Object(object).to_string(), r#"{"a":1,"b":null}"#);
+    }
+
+    #[test]
     fn a_removed_key_leaves_the_others_in_order() {
         let mut object = Map::of([("a", 1u64.into()), ("b", 2u64.into()), ("c", 3u64.into())]);
         assert_eq!(object.shift_remove("a"), Some(1u64.into()));
@@ -652,9 +685,12 @@ mod tests {
         assert_ne!(ab, object([("a", 1u64.into()), ("b", false.into())]));
     }
 
-    #[test]
-    fn large_objects_are_equal_whatever_the_order_of_their_keys() {
-        let forward = numbered(40);
+    #[rstest]
+    #[case::compared_in_turn(16)]
+    #[case::through_a_table(17)]
+    #[case::large(40)]
+    fn large_objects_are_equal_whatever_the_order_of_their_keys(#[case] keys: usize) {
+        let forward = numbered(keys);
         let backward: Map<String, Value> = forward
             .as_object()
             .expect("an object")
@@ -664,7 +700,7 @@ mod tests {
             .collect();
         assert_eq!(forward, Value::Object(backward.clone()));
         let mut changed = backward;
-        changed.insert("k39".to_string(), "other".into());
+        changed.insert("k0".to_string(), "other".into());
         assert_ne!(forward, Value::Object(changed));
     }
 

@@ -245,7 +245,7 @@ fn pattern_tree() -> &'static Tree {
 
 /// Calls `found` with the value, the path and the pattern of every node that
 /// a pattern of an `active` row reaches from `value`, whose path is `path`.
-/// A value of the wrong JSON type ends its branch: `field` and `as_array`
+/// A value of the wrong JSON type ends its branch: `get` and `as_array`
 /// give `None`.
 fn walk(
     value: &Value,

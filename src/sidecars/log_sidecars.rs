@@ -103,9 +103,8 @@ pub fn declared_sidecars(
         .collect();
 
     let explicit = |c: &Value| {
-        listed.contains(name(c))
-            || is_native(c)
-            || settings.sidecar_names.iter().any(|n| n == name(c))
+        let name = name(c);
+        listed.contains(name) || is_native(c) || settings.sidecar_names.iter().any(|n| n == name)
     };
     // The legacy halves of dual pairs are sidecars too, not apps: they count
     // for neither the two containers detection needs nor the one it keeps.
