@@ -19,14 +19,19 @@ struct ValidationResponse<'a> {
     warnings: Option<&'a [String]>,
 }
 
-/// The ValidationResponse of an evaluation, as the host reads it.
-pub fn respond(evaluation: Evaluation) -> CallResult {
-    let warnings = (!evaluation.warnings.is_empty()).then_some(evaluation.warnings.as_slice());
-    let (accepted, message, mutated_object) = match &evaluation.verdict {
+/// Whether a verdict accepts, its message and its mutated object.
+fn outcome(verdict: &Verdict) -> (bool, Option<String>, Option<&Value>) {
+    match verdict {
         Verdict::Accept => (true, None, None),
         Verdict::Mutate(object) => (true, None, Some(object)),
         Verdict::Reject(lines) => (false, Some(lines.join("\n")), None),
-    };
+    }
+}
+
+/// The ValidationResponse of an evaluation, as the host reads it.
+pub fn respond(evaluation: Evaluation) -> CallResult {
+    let warnings = (!evaluation.warnings.is_empty()).then_some(evaluation.warnings.as_slice());
+    let (accepted, message, mutated_object) = outcome(&evaluation.verdict);
     let response = ValidationResponse {
         accepted,
         message,
@@ -47,16 +52,12 @@ mod tests {
         evaluation: &Evaluation,
     ) -> kubewarden_policy_sdk::response::ValidationResponse {
         let warnings = (!evaluation.warnings.is_empty()).then(|| evaluation.warnings.clone());
-        let (accepted, message, mutated_object) = match &evaluation.verdict {
-            Verdict::Accept => (true, None, None),
-            Verdict::Mutate(object) => (true, None, Some(object.clone().into())),
-            Verdict::Reject(lines) => (false, Some(lines.join("\n")), None),
-        };
+        let (accepted, message, object) = outcome(&evaluation.verdict);
         kubewarden_policy_sdk::response::ValidationResponse {
             accepted,
             message,
             code: None,
-            mutated_object,
+            mutated_object: object.cloned().map(Into::into),
             audit_annotations: None,
             warnings,
         }
