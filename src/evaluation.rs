@@ -84,7 +84,7 @@ pub fn evaluate(bytes: &[u8], host: &dyn Host) -> Evaluation {
 
 /// The `request` of a payload, read anew and whole.
 fn request_as_sent(bytes: &[u8]) -> Value {
-    crate::raw_json::parse_value(bytes)
+    crate::raw_json::parse::<Value>(bytes)
         .ok()
         .and_then(|mut payload| payload.get_mut("request").map(Value::take))
         .unwrap_or_default()

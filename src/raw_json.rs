@@ -2,9 +2,8 @@
 //! does not mean to change stays exactly as it came.
 
 use serde::Deserialize;
-use serde::de::DeserializeSeed;
 
-use crate::value::{Build, Map, Value};
+use crate::value::{Map, Value};
 
 /// Reads JSON from bytes. The UTF-8 is checked first and whole, and then
 /// serde_json's reader of text parses: the policy holds one JSON reader, not
@@ -13,21 +12,6 @@ use crate::value::{Build, Map, Value};
 /// error is serde_json's, or the place of the first byte that is not UTF-8.
 pub fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
     serde_json::from_str(utf8(bytes)?).map_err(|e| e.to_string())
-}
-
-/// [`parse`] for a `Value`, built by [`Build`].
-pub fn parse_value(bytes: &[u8]) -> Result<Value, String> {
-    value_from_str(utf8(bytes)?)
-}
-
-/// JSON text as a `Value`, built by [`Build`]; the error is serde_json's.
-pub fn value_from_str(text: &str) -> Result<Value, String> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = Build::default()
-        .deserialize(&mut deserializer)
-        .map_err(|e| e.to_string())?;
-    deserializer.end().map_err(|e| e.to_string())?;
-    Ok(value)
 }
 
 /// `bytes` as text, or where the first byte that is not UTF-8 is, counted as
@@ -95,8 +79,9 @@ mod tests {
         let expected = serde_json::from_str::<serde_json::Value>(&text)
             .map(|v| v.to_string())
             .map_err(|e| e.to_string());
-        assert_eq!(written(value_from_str(&text)), expected, "{text}");
-        assert_eq!(written(parse_value(text.as_bytes())), expected, "{text}");
+        let from_text = serde_json::from_str::<Value>(&text).map_err(|e| e.to_string());
+        assert_eq!(written(from_text), expected, "{text}");
+        assert_eq!(written(parse::<Value>(text.as_bytes())), expected, "{text}");
     }
 
     /// An object of `keys` keys, the third and the fifth written again at

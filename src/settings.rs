@@ -355,7 +355,7 @@ fn is_dns_subdomain(name: &str) -> bool {
 
 /// The waPC `validate_settings` entry point.
 pub fn validate_settings(payload: &[u8]) -> wapc_guest::CallResult {
-    let verdict = crate::raw_json::parse_value(payload)
+    let verdict = crate::raw_json::parse::<Value>(payload)
         .map_err(|e| format!("settings are not valid JSON: {e}"))
         .and_then(|value| Settings::from_value(&value));
     let response = kubewarden_policy_sdk::settings::SettingsValidationResponse {

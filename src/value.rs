@@ -466,11 +466,11 @@ impl<'a> IntoIterator for &'a mut Map<String, Value> {
     }
 }
 
-/// Builds a [`Value`] from any serde deserializer; the entries of the
-/// objects being read wait on one stack, so that each object's list is
-/// made once at its final size.
+/// Builds a [`Value`] from any serde deserializer (its `Deserialize`); the
+/// entries of the objects being read wait on one stack, so that each
+/// object's list is made once at its final size.
 #[derive(Default)]
-pub struct Build<'s> {
+struct Build<'s> {
     entries: Option<&'s mut Vec<(String, Value)>>,
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::raw_json;
-use crate::value::{Build, Value};
+use crate::value::Value;
 
 /// What the policy reads of a payload `{"request": ..., "settings": ...}`.
 #[derive(Debug, Default, PartialEq)]
@@ -59,7 +59,7 @@ pub fn read(bytes: &[u8]) -> Result<Payload, String> {
 /// The slow path: the payload parsed whole, for shapes the fast path refuses
 /// (not an object, `request` not an object, JSON the parser rejects).
 fn read_whole(text: &str) -> Result<Payload, String> {
-    let mut payload = raw_json::value_from_str(text)?;
+    let mut payload: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let settings = payload
         .get_mut("settings")
         .map(Value::take)
@@ -126,7 +126,7 @@ impl<'de> Visitor<'de> for PayloadVisitor {
         while let Some(key) = map.next_key()? {
             match key {
                 PayloadKey::Request => payload.request = Some(map.next_value()?),
-                PayloadKey::Settings => payload.settings = map.next_value_seed(Build::default())?,
+                PayloadKey::Settings => payload.settings = map.next_value()?,
                 PayloadKey::Other => skip(&mut map)?,
             }
         }
@@ -147,11 +147,9 @@ impl<'de> Visitor<'de> for RequestVisitor {
         let mut request = Request::default();
         while let Some(key) = map.next_key()? {
             match key {
-                RequestKey::Kind => request.kind = map.next_value_seed(Build::default())?,
-                RequestKey::Operation => {
-                    request.operation = map.next_value_seed(Build::default())?
-                }
-                RequestKey::Object => request.object = map.next_value_seed(Build::default())?,
+                RequestKey::Kind => request.kind = map.next_value()?,
+                RequestKey::Operation => request.operation = map.next_value()?,
+                RequestKey::Object => request.object = map.next_value()?,
                 RequestKey::Other => skip(&mut map)?,
             }
         }
