@@ -238,14 +238,18 @@ impl Serialize for Value {
                 }
                 seq.end()
             }
-            Value::Object(object) => {
-                let mut map = serializer.serialize_map(Some(object.len()))?;
-                for (key, value) in object {
-                    map.serialize_entry(key, value)?;
-                }
-                map.end()
-            }
+            Value::Object(object) => object.serialize(serializer),
         }
+    }
+}
+
+impl Serialize for Map<String, Value> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (key, value) in self {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 
@@ -259,12 +263,6 @@ impl Map<String, Value> {
     pub fn new() -> Self {
         Map {
             entries: Vec::new(),
-        }
-    }
-
-    pub fn with_capacity(capacity: usize) -> Self {
-        Map {
-            entries: Vec::with_capacity(capacity),
         }
     }
 
@@ -408,7 +406,7 @@ impl PartialEq for Map<String, Value> {
 
 impl fmt::Debug for Map<String, Value> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let text = serde_json::to_string(&Value::Object(self.clone())).map_err(|_| fmt::Error)?;
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
         f.write_str(&text)
     }
 }
