@@ -159,7 +159,6 @@ impl Settings {
             Value::Null => Value::Object(Map::new()),
             value => value,
         };
-        let value = &value;
         let Some(fields) = value.as_object() else {
             return Err("settings must be an object".to_string());
         };
@@ -174,7 +173,7 @@ impl Settings {
                 });
             }
         }
-        let settings = match Settings::deserialize(value) {
+        let settings = match Settings::deserialize(&value) {
             Ok(settings) => settings,
             Err(whole) => {
                 // Again one key at a time, so that a type error names its

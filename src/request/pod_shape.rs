@@ -6,7 +6,7 @@ use crate::error::PolicyError;
 use crate::kube_path::Path;
 use crate::name_set::NameSet;
 use crate::settings::is_dns_label;
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// The container lists the policy reads and writes.
 pub const CONTAINER_LISTS: [&str; 2] = ["containers", "initContainers"];
@@ -144,7 +144,7 @@ impl Checker<'_> {
         &mut self,
         value: Option<&'v Value>,
         path: &Path,
-    ) -> Option<&'v crate::value::Map<String, Value>> {
+    ) -> Option<&'v Map<String, Value>> {
         match value {
             Some(Value::Object(map)) => Some(map),
             None | Some(Value::Null) => None,
@@ -157,11 +157,7 @@ impl Checker<'_> {
 
     /// An element of a list must be an object: unlike an absent field,
     /// `null` there is an entry (one the API server decodes as empty).
-    fn element<'v>(
-        &mut self,
-        value: &'v Value,
-        path: &Path,
-    ) -> Option<&'v crate::value::Map<String, Value>> {
+    fn element<'v>(&mut self, value: &'v Value, path: &Path) -> Option<&'v Map<String, Value>> {
         match value {
             Value::Object(map) => Some(map),
             _ => {
