@@ -198,11 +198,11 @@ pub fn evaluate_request(
     } else {
         &sent.get_or_insert_with(&as_sent)["object"]
     };
-    let pod_spec = location
+    let checked_template = location
         .keys
         .iter()
-        .try_fold(checked, |value, key| value.get(key))
-        .and_then(|template| template.get("spec"));
+        .try_fold(checked, |value, key| value.get(key));
+    let pod_spec = checked_template.and_then(|template| template.get("spec"));
     // The fields the pod's nodes would drop too.
     let at_nodes;
     let field_settings = match conversion.kubernetes_version {
@@ -223,10 +223,7 @@ pub fn evaluate_request(
         .filter(|list| !list.is_empty());
     let dual_natives = match init_containers {
         Some(init_containers) => native_halves(
-            location
-                .keys
-                .iter()
-                .try_fold(checked, |value, key| value.get(key))
+            checked_template
                 .and_then(|template| settings.annotation_in(annotations(template)?, "dual"))
                 .and_then(Value::as_str),
             init_containers,
